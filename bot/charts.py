@@ -1,0 +1,480 @@
+"""Charts for a thread: a 1600x900 PNG per chart, and alt text written from the same numbers.
+
+Three kinds share one house style (Okabe-Ito colours, large type, a title that states the
+finding, a source line at the bottom left):
+
+- ``bar``: ranked categories as horizontal bars, largest at the top;
+- ``column``: one column per period, the last one highlighted;
+- ``line``: a time series with a marker at each point and the last point labelled.
+
+matplotlib is imported inside the functions that draw, so ``import bot.charts`` stays cheap
+for the CLI. Drawing uses the object API on an Agg canvas (no pyplot, no global state), and
+the same input always gives the same PNG bytes.
+
+    >>> alt = write_alt_text("bar", [("Potholes", 412), ("Rats", 300)], title="Potholes led",
+    ...                      unit="requests", period_label="last week", source_line="Source: X")
+    >>> alt[:60]
+    'Bar chart. Potholes led. Requests by category, last week: Po'
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+import struct
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
+
+from bot.errors import ChartError
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+log = logging.getLogger(__name__)
+
+KINDS = ("bar", "column", "line")
+WIDTH, HEIGHT, DPI = 1600, 900, 100
+MAX_PNG_BYTES = 1_000_000
+MAX_ALT_CHARS = 1_000
+
+# Okabe-Ito, colour-blind safe; PRIMARY for data, HIGHLIGHT for the point the post is about.
+PRIMARY, HIGHLIGHT = "#0072B2", "#E69F00"
+PALETTE = (PRIMARY, HIGHLIGHT, "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
+INK, MUTED, FAINT, GRID, BASELINE = "#1A1A1A", "#4D4D4D", "#6E6E6E", "#DADADA", "#8C8C8C"
+FONT = "DejaVu Sans"  # ships with matplotlib, so every machine draws the same glyphs
+# Sizes in points; at 100 dpi a point is 100/72 px, so 34 pt is 47 px and 20 pt is 28 px.
+TITLE_PT, SUBTITLE_PT, LABEL_PT, TICK_PT, SOURCE_PT = 34, 22, 22, 20, 16
+MARGIN = 60  # px, left and right
+MAX_LABEL_CHARS = 300  # a label longer than this cannot be shown anyway
+BLANK = "(blank)"  # how an empty label from the data is drawn and read
+LABEL_BOX = {"boxstyle": "square,pad=0.1", "facecolor": "white", "edgecolor": "none"}
+
+
+@dataclass(frozen=True)
+class Chart:
+    """One drawn chart, ready to attach to a post."""
+
+    name: str
+    kind: str
+    title: str
+    png: bytes
+    alt: str
+    width: int
+    height: int
+
+
+def render_chart(name: str, kind: str, points: Sequence[tuple[str, float]], *, title: str,
+                 unit: str, source_line: str, period_label: str,
+                 long_labels: Sequence[str] | None = None) -> Chart:
+    """Draw one chart as a 1600x900 PNG and write its alt text from the same numbers.
+
+    ``points`` are (short label, value) in display order: ranked for ``bar``, chronological
+    for ``column`` and ``line``. ``long_labels`` name the points in full for the alt text.
+    Raises ChartError when there is nothing to draw or the PNG is over 1,000,000 bytes.
+    """
+    started = time.perf_counter()
+    alt = write_alt_text(kind, points, title=title, unit=unit, period_label=period_label,
+                         source_line=source_line, long_labels=long_labels, name=name)
+    labels, values = _check_points(name, kind, points, long_labels)
+    fig = _draw_chart(kind, labels, values, title=title,
+                      subtitle=_join_nonempty([_capitalise(_plain(unit)), _plain(period_label)]),
+                      source_line=source_line)
+    png = _encode_png(fig, name)
+    width, height = _png_size(png, name)
+    log.debug("chart %s (%s): %d bytes in %.0f ms", name, kind, len(png),
+              (time.perf_counter() - started) * 1000)
+    return Chart(name=name, kind=kind, title=title, png=png, alt=alt, width=width, height=height)
+
+
+# ---------------------------------------------------------------------------- alt text
+
+
+def write_alt_text(kind: str, points: Sequence[tuple[str, float]], *, title: str, unit: str,
+                   period_label: str, source_line: str,
+                   long_labels: Sequence[str] | None = None, name: str = "") -> str:
+    """Describe a chart in plain sentences, at most 1,000 characters, never empty.
+
+    Items read "label, number" and are separated by semicolons, so a label that ends in a
+    number ("November 2025") never runs into its value. When the text would be too long the
+    list is cut after a whole item ("...; and 187 more"); the highest, lowest and total stay.
+    """
+    labels, values = _check_points(name or title, kind, points, long_labels)
+    names = [_plain(s) or BLANK for s in (long_labels if long_labels is not None else labels)]
+    unit = _plain(unit) or "values"
+    numbers = [format_number(v) for v in values]
+    n = len(values)
+
+    def compose(shown: int) -> str:
+        items = [f"{names[i]}, {numbers[i]}" for i in range(shown)]
+        if shown == n:
+            listing = _join_and(items)
+        elif shown:
+            listing = f"{'; '.join(items)}; and {n - shown:,} more"
+        else:
+            listing = f"{n:,} {'categories' if kind == 'bar' else 'periods'}"
+        if kind == "bar":
+            intro = _join_nonempty([f"{_capitalise(unit)} by category", _plain(period_label)])
+        else:
+            span = f"{names[0]} to {names[-1]}" if n > 1 else ""
+            intro = _join_nonempty([f"{_capitalise(unit)} per period", span])
+        sentences = [f"{kind.capitalize()} chart.", _sentence(title), f"{intro}: {listing}."]
+        if n > 1:
+            high = values.index(max(values))
+            low = values.index(min(values))
+            sentences += [f"Highest: {names[high]}, {numbers[high]}.",
+                          f"Lowest: {names[low]}, {numbers[low]}."]
+        if kind == "bar":
+            sentences.append(f"Total shown: {format_number(math.fsum(values))} {unit}.")
+        elif n > 1:
+            sentences.append(_describe_trend(values[0], values[-1], names[0], names[-1]))
+        sentences.append(_sentence(source_line))
+        return " ".join(s for s in sentences if s)
+
+    text = compose(n)
+    if len(text) > MAX_ALT_CHARS:
+        lo, hi = 0, n - 1  # largest `shown` whose text fits
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            lo, hi = (mid, hi) if len(compose(mid)) <= MAX_ALT_CHARS else (lo, mid - 1)
+        text = compose(lo)
+    if len(text) > MAX_ALT_CHARS:  # the title or source alone is too long: cut at a word
+        head = text[: MAX_ALT_CHARS - 1]
+        text = (head.rsplit(" ", 1)[0] if " " in head else head).rstrip(" ,;:") + "…"
+    return text
+
+
+def format_number(value: float) -> str:
+    """Write a number with thousands separators, and one decimal only when it has a fraction.
+
+    >>> format_number(12345.0), format_number(2.25), format_number(-0.0)
+    ('12,345', '2.2', '0')
+    """
+    if abs(value - round(value)) < 1e-9:
+        return f"{round(value):,}"
+    return f"{value:,.1f}"
+
+
+def _describe_trend(first: float, last: float, first_name: str, last_name: str) -> str:
+    if first == 0:
+        if last == 0:
+            return f"Trend: about the same from {first_name} to {last_name}."
+        return f"Trend: from 0 in {first_name} to {format_number(last)} in {last_name}."
+    exact = (Decimal(repr(last)) - Decimal(repr(first))) * 100 / abs(Decimal(repr(first)))
+    if abs(exact) < 2:
+        change = "about the same"
+    else:
+        pct = int(abs(exact).quantize(Decimal(1), rounding=ROUND_HALF_UP))
+        change = f"{'up' if exact > 0 else 'down'} {pct:,}%"
+    return f"Trend: {change} from {first_name} to {last_name}."
+
+
+def _check_points(name: str, kind: str, points: Sequence[tuple[str, float]],
+                  long_labels: Sequence[str] | None) -> tuple[list[str], list[float]]:
+    if kind not in KINDS:
+        raise ChartError(f"chart {name!r}: unknown kind {kind!r} (use one of: {', '.join(KINDS)})")
+    if not points:
+        raise ChartError(f"chart {name!r} has no data to draw (the figures for this period are "
+                         "empty; check the recipe's source filters and period)")
+    labels: list[str] = []
+    values: list[float] = []
+    for i, point in enumerate(points, start=1):
+        try:
+            label, raw = point
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise ChartError(f"chart {name!r}: point {i} ({point!r}) is not a (label, number) "
+                             "pair (check the figures that feed this chart)") from None
+        if not math.isfinite(value):
+            raise ChartError(f"chart {name!r}: point {label!r} has no finite value ({value}); "
+                             "drop or fill it before charting")
+        labels.append(_plain(str(label)) or BLANK)
+        values.append(value)
+    if long_labels is not None and len(long_labels) != len(labels):
+        raise ChartError(f"chart {name!r}: {len(long_labels)} long labels for {len(labels)} "
+                         "points (pass one long label per point, or none)")
+    return labels, values
+
+
+def _plain(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def _capitalise(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def _sentence(text: str) -> str:
+    text = _plain(text)
+    return text if not text or text[-1] in ".!?…" else text + "."
+
+
+def _join_nonempty(parts: Sequence[str]) -> str:
+    return ", ".join(p for p in parts if p)
+
+
+def _join_and(items: Sequence[str]) -> str:
+    if len(items) <= 2:
+        return " and ".join(items)
+    return "; ".join(items[:-1]) + "; and " + items[-1]
+
+
+# ---------------------------------------------------------------------------- drawing
+
+
+class _Page:
+    """A 1600x900 figure on an Agg canvas, with text measured in pixels before it is placed."""
+
+    def __init__(self) -> None:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+
+        self.fig: Figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI,
+                                  facecolor="white")
+        self.fig.set_layout_engine("none")  # ignore any global autolayout setting
+        self.renderer = FigureCanvasAgg(self.fig).get_renderer()
+
+    def width(self, text: str, pt: float, bold: bool = False) -> float:
+        """Pixel width of the widest line of ``text``."""
+        from matplotlib.font_manager import FontProperties
+
+        prop = FontProperties(family=FONT, size=pt, weight="bold" if bold else "normal")
+        return max(self.renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
+                   for line in text.split("\n"))
+
+    def fit(self, text: str, pt: float, max_px: float, max_lines: int, bold: bool = False) -> str:
+        """Wrap ``text`` at words into at most ``max_lines`` lines, ending in "…" if cut."""
+        def fits(s: str) -> bool:
+            return self.width(s, pt, bold) <= max_px
+
+        def longest_fitting_prefix(word: str) -> int:
+            lo, hi = 1, len(word)
+            while lo < hi:
+                mid = (lo + hi + 1) // 2
+                lo, hi = (mid, hi) if fits(word[:mid]) else (lo, mid - 1)
+            return lo
+
+        lines: list[str] = []
+        cut_short = len(text) > MAX_LABEL_CHARS
+        for word in _drawable(text[:MAX_LABEL_CHARS]).split():
+            if lines and fits(f"{lines[-1]} {word}"):
+                lines[-1] = f"{lines[-1]} {word}"
+                continue
+            while len(lines) <= max_lines and not fits(word):  # too wide alone: break it
+                cut = longest_fitting_prefix(word)
+                lines.append(word[:cut])
+                word = word[cut:]
+            lines.append(word)
+            if len(lines) > max_lines:
+                cut_short = True
+                break
+        if lines and cut_short:
+            lines = lines[:max_lines]
+            last = lines[-1]
+            while last and not fits(last + "…"):
+                last = last.rsplit(" ", 1)[0] if " " in last else last[:-1]
+            lines[-1] = last.rstrip(" ,;:-") + "…"
+        return "\n".join(lines)
+
+    def text(self, x_px: float, y_px: float, s: str, pt: float, **kw: Any) -> None:
+        self.fig.text(x_px / WIDTH, y_px / HEIGHT, s, fontsize=pt, fontfamily=FONT,
+                      parse_math=False, usetex=False, **kw)
+
+
+def _draw_chart(kind: str, labels: list[str], values: list[float], *, title: str,
+                subtitle: str, source_line: str) -> Figure:
+    page = _Page()
+    # Header: title (up to two lines), then a grey subtitle with the unit and period.
+    usable = WIDTH - 2 * MARGIN
+    title_text = page.fit(_plain(title), TITLE_PT, usable, 2, bold=True)
+    title_top = HEIGHT - 44
+    page.text(MARGIN, title_top, title_text, TITLE_PT, weight="bold", color=INK, va="top",
+              linespacing=1.1)
+    header_bottom = title_top - _px(TITLE_PT) * 1.25 * (title_text.count("\n") + 1)
+    if subtitle:
+        page.text(MARGIN, header_bottom - 6, page.fit(subtitle, SUBTITLE_PT, usable, 1),
+                  SUBTITLE_PT, color=MUTED, va="top")
+        header_bottom -= 6 + _px(SUBTITLE_PT) * 1.25
+    # Footer: the source line, small and grey, at the bottom left.
+    source_text = page.fit(_plain(source_line), SOURCE_PT, usable, 2)
+    page.text(MARGIN, 24, source_text, SOURCE_PT, color=FAINT, va="bottom")
+    footer_top = 24 + _px(SOURCE_PT) * 1.25 * (source_text.count("\n") + 1)
+
+    box = (header_bottom - 44, footer_top + 34)  # plot top and bottom, px from the bottom
+    if kind == "bar":
+        _draw_bars(page, labels, values, box)
+    else:
+        _draw_series(page, kind, labels, values, box)
+    return page.fig
+
+
+def _draw_bars(page: _Page, labels: list[str], values: list[float],
+               box: tuple[float, float]) -> None:
+    n = len(values)
+    top, bottom = box[0], box[1] + _px(TICK_PT) + 14  # room for the value axis ticks
+    per_bar = (top - bottom) / n
+    pt = LABEL_PT if per_bar >= _px(LABEL_PT) * 1.25 else max(6.0, per_bar / 1.35 * 72 / DPI)
+    lines = 2 if per_bar >= _px(pt) * 2.6 else 1
+    shown = [page.fit(label, pt, WIDTH * 0.3, lines) for label in labels]
+    left = MARGIN + max(page.width(s, pt) for s in shown) + 16
+    right = WIDTH - MARGIN
+    ax = page.fig.add_axes((left / WIDTH, bottom / HEIGHT, (right - left) / WIDTH,
+                            (top - bottom) / HEIGHT))
+    _style_axes(ax, value_axis="x", values=values)
+    numbers = [format_number(v) for v in values]
+    room = max(page.width(s, pt) for s in numbers) + 14
+    lo, hi = _value_limits(values, room, right - left)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(n - 0.5, -0.5)  # largest (first) at the top
+    ax.barh(range(n), values, height=0.66, color=PRIMARY, zorder=2)
+    ax.set_yticks(range(n), labels=[_escape_math(s) for s in shown], fontsize=pt,
+                  fontfamily=FONT, color=INK)
+    _set_value_ticks(ax.xaxis, lo, hi, values)
+    for i, (value, number) in enumerate(zip(values, numbers, strict=True)):
+        ax.annotate(number, (value, i), xytext=(8 if value >= 0 else -8, 0),
+                    textcoords="offset pixels", ha="left" if value >= 0 else "right",
+                    va="center", fontsize=pt, fontfamily=FONT, color=INK, parse_math=False,
+                    usetex=False, annotation_clip=False, bbox=LABEL_BOX)
+
+
+def _draw_series(page: _Page, kind: str, labels: list[str], values: list[float],
+                 box: tuple[float, float]) -> None:
+    n = len(values)
+    top, bottom = box[0], box[1] + _px(LABEL_PT) + 14  # room for the period labels
+    numbers = [format_number(v) for v in values]
+    label_h = _px(LABEL_PT) + 12
+    lo, hi = _value_limits(values, label_h, top - bottom)
+    ticks = _value_ticks(lo, hi, values)
+    left = MARGIN + max(page.width(format_number(t), TICK_PT) for t in ticks) + 16
+    right = WIDTH - MARGIN
+    # The last value's label is centred over its point: widen the frame so it stays inside.
+    half = page.width(numbers[-1], LABEL_PT, bold=True) / 2 + 8
+    extra = max(0.0, half * n / (right - left) - 0.5)
+    per_period = (right - left) / (n + extra)
+    ax = page.fig.add_axes((left / WIDTH, bottom / HEIGHT, (right - left) / WIDTH,
+                            (top - bottom) / HEIGHT))
+    _style_axes(ax, value_axis="y", values=values)
+    ax.set_xlim(-0.5, n - 0.5 + extra)
+    ax.set_ylim(lo, hi)
+    _set_value_ticks(ax.yaxis, lo, hi, values)
+    # Period labels: one line each; show every k-th, counting back from the last, if crowded.
+    shown = [page.fit(label, LABEL_PT, max(per_period - 16, 90), 1) for label in labels]
+    step = max(1, math.ceil((max(page.width(s, LABEL_PT) for s in shown) + 16) / per_period))
+    at = [i for i in range(n) if (n - 1 - i) % step == 0]
+    ax.set_xticks(at, labels=[_escape_math(shown[i]) for i in at], fontsize=LABEL_PT,
+                  fontfamily=FONT, color=INK)
+    text_kw: dict[str, Any] = dict(textcoords="offset pixels", ha="center", fontfamily=FONT,
+                                   color=INK, parse_math=False, usetex=False,
+                                   annotation_clip=False)
+    if kind == "column":
+        colors = [PRIMARY] * (n - 1) + [HIGHLIGHT]
+        ax.bar(range(n), values, width=0.66, color=colors, zorder=2)
+        every = max(page.width(s, LABEL_PT) for s in numbers) + 6 <= per_period
+        for i in range(n) if every else [n - 1]:
+            up = values[i] >= 0
+            ax.annotate(numbers[i], (i, values[i]), xytext=(0, 8 if up else -8),
+                        va="bottom" if up else "top", fontsize=LABEL_PT,
+                        weight="bold" if i == n - 1 else "normal", bbox=LABEL_BOX, **text_kw)
+    else:
+        ax.plot(range(n), values, color=PRIMARY, linewidth=4, marker="o", markersize=11,
+                markeredgecolor="white", markeredgewidth=2, zorder=3, clip_on=False)
+        ax.plot([n - 1], [values[-1]], linestyle="none", marker="o", markersize=16,
+                color=HIGHLIGHT, markeredgecolor="white", markeredgewidth=2, zorder=4,
+                clip_on=False)
+        up = values[-1] >= 0
+        ax.annotate(numbers[-1], (n - 1, values[-1]), xytext=(0, 16 if up else -16),
+                    va="bottom" if up else "top", fontsize=LABEL_PT, weight="bold", **text_kw)
+
+
+def _style_axes(ax: Axes, value_axis: str, values: list[float]) -> None:
+    """No top/right spines; a light grid on the value axis only; a baseline at zero."""
+    ax.set_facecolor("white")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    ax.spines["bottom" if value_axis == "x" else "left"].set_visible(False)
+    baseline = ax.spines["left" if value_axis == "x" else "bottom"]
+    if min(values) < 0:  # the axis edge is not zero: draw zero as a line across the plot
+        baseline.set_visible(False)
+        line = ax.axvline if value_axis == "x" else ax.axhline
+        line(0, color=BASELINE, linewidth=1.2, zorder=2.5)
+    baseline.set_color(BASELINE)
+    (ax.xaxis if value_axis == "x" else ax.yaxis).grid(True, color=GRID, linewidth=1.2)
+    (ax.yaxis if value_axis == "x" else ax.xaxis).grid(False)
+    ax.set_axisbelow(True)
+    ax.tick_params(axis="both", length=0, pad=10, labelsize=TICK_PT, labelcolor=MUTED,
+                   labelfontfamily=FONT)
+
+
+def _value_limits(values: list[float], room_px: float, axis_px: float) -> tuple[float, float]:
+    """Axis limits from zero (or below) to the data, plus room for a value label at each end."""
+    vmin, vmax = min(0.0, min(values)), max(0.0, max(values))
+    high_px = room_px if max(values) >= 0 else 0.0
+    low_px = room_px if min(values) < 0 else 0.0
+    span = (vmax - vmin) or 1.0
+    span /= 1 - min(0.6, (high_px + low_px) / axis_px)
+    return vmin - low_px * span / axis_px, vmax + high_px * span / axis_px
+
+
+def _value_ticks(lo: float, hi: float, values: list[float]) -> list[float]:
+    from matplotlib.ticker import MaxNLocator
+
+    integral = all(v == round(v) for v in values)
+    locator = MaxNLocator(nbins=5, steps=[1, 2, 2.5, 5, 10], integer=integral)
+    return [float(t) for t in locator.tick_values(lo, hi) if lo - 1e-9 <= t <= hi + 1e-9]
+
+
+def _set_value_ticks(axis: Any, lo: float, hi: float, values: list[float]) -> None:
+    ticks = _value_ticks(lo, hi, values)
+    axis.set_ticks(ticks, labels=[format_number(t) for t in ticks])
+
+
+def _escape_math(text: str) -> str:
+    r"""Tick labels go through mathtext parsing: escape "$" so "$5 & up" stays literal."""
+    return text.replace("$", r"\$")
+
+
+def _drawable(text: str) -> str:
+    """Replace characters the font cannot draw (emoji, control codes) so none goes missing."""
+    glyphs = _glyphs()
+    return "".join(c if c == "\n" or (c.isprintable() and ord(c) in glyphs) else
+                   (" " if c.isspace() else "?") for c in text)
+
+
+@lru_cache(maxsize=1)
+def _glyphs() -> frozenset[int]:
+    from matplotlib.font_manager import FontProperties, findfont, get_font
+
+    regular = get_font(findfont(FontProperties(family=FONT))).get_charmap()
+    bold = get_font(findfont(FontProperties(family=FONT, weight="bold"))).get_charmap()
+    return frozenset(regular) & frozenset(bold)
+
+
+def _px(pt: float) -> float:
+    return pt * DPI / 72
+
+
+def _encode_png(fig: Figure, name: str) -> bytes:
+    buf = io.BytesIO()
+    # No "Software" (matplotlib version) chunk, no bbox_inches: same input, same 1600x900 bytes.
+    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
+    png = buf.getvalue()
+    if len(png) > MAX_PNG_BYTES:
+        raise ChartError(f"chart {name!r}: the PNG is {len(png):,} bytes, over the "
+                         f"{MAX_PNG_BYTES:,}-byte limit (show fewer categories or periods)")
+    return png
+
+
+def _png_size(png: bytes, name: str) -> tuple[int, int]:
+    """Width and height from the PNG's IHDR chunk; the chart must be 1600x900."""
+    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+        raise ChartError(f"chart {name!r}: the renderer did not produce a PNG (report this bug)")
+    width, height = struct.unpack(">II", png[16:24])
+    if (width, height) != (WIDTH, HEIGHT):
+        raise ChartError(f"chart {name!r}: the PNG is {width}x{height}, not {WIDTH}x{HEIGHT} "
+                         "(report this bug)")
+    return width, height

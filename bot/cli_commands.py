@@ -1,0 +1,340 @@
+"""The pipeline commands: demo, check, preview, draft, queue, show, approve, reject, publish."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import click
+
+from bot.cli import actor_option, config_option, load, main, open_store, parse_as_of
+from bot.errors import BotError, CheckFailed, Problem
+
+PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky"}
+
+
+@main.command()
+@config_option
+@click.pass_context
+def demo(ctx: click.Context, config_path: Path | None) -> None:
+    """Draft every demo recipe on the synthetic sample and publish to the outbox.
+
+    Example: citycrier demo
+    """
+    from bot.drafting import draft_recipe
+    from bot.publish.outbox import write_index
+    from bot.publish.runner import publish_due
+    from bot.review import approve_draft
+    from bot.sample import SAMPLE_AS_OF, ensure_sample
+    from bot.store import APPROVED, PENDING
+
+    config = load(ctx, config_path)
+    from bot.config import load_recipes
+
+    recipes = [r for r in load_recipes(config).values()
+               if config.portals[r.source.portal].synthetic and r.enabled]
+    if not recipes:
+        raise BotError("no recipe reads a synthetic sample portal: nothing to demo (see "
+                       "config.toml's [portals.sample])")
+    if config.accounts:
+        raise BotError("the demo publishes to the outbox only, and this config has platform "
+                       "accounts: run it with a config without [accounts]")
+    store = open_store(config)
+    tz = ZoneInfo(config.timezone)
+    as_of = datetime.combine(SAMPLE_AS_OF, time(6), tz)
+    click.echo(f"citycrier demo: synthetic sample as of {SAMPLE_AS_OF:%A, %B %d, %Y}")
+    ids = []
+    for recipe in recipes:
+        ensure_sample(config.portals[recipe.source.portal].path)
+        result = draft_recipe(config, recipe, store, as_of, actor="demo")
+        draft = store.get_draft(result.draft_id)
+        if draft.state == PENDING:
+            approve_draft(store, config, draft.id, "demo")
+        if store.get_draft(draft.id).state == APPROVED:
+            store.transition(draft.id, "reschedule", "demo", "the demo publishes at once",
+                             slot_at=datetime.now(UTC))
+        ids.append(draft.id)
+        first = store.revision(draft.id).thread[recipe.platforms[0]]
+        click.echo(f"\n[{recipe.name}] {recipe.title}: {len(first)} posts, "
+                   f"{len(store.charts(draft.id))} charts")
+        click.echo("  " + first[0].text.replace("\n", "\n  "))
+        for reason in draft.reasons:
+            click.secho(f"  guard: {reason}", fg="yellow")
+    publish_due(config, store, datetime.now(UTC), draft_ids=ids)
+    index = write_index(config)
+    click.echo(f"\nOutbox: {index.resolve()}")
+    click.echo("Open it in a browser to see each thread as it would look on X and Bluesky.")
+
+
+@main.command()
+@config_option
+@click.option("--as-of", "as_of", help="Render against data as of this date (YYYY-MM-DD).")
+@click.pass_context
+def check(ctx: click.Context, config_path: Path | None, as_of: str | None) -> None:
+    """Validate config.toml, every recipe and template; render each against its data.
+
+    Reports every problem found, one line each, and exits 1 if there are any.
+    Example: citycrier check
+    """
+    from bot.cli import _config_path, _read_dotenv
+    from bot.config import load_recipes, read_config
+    from bot.drafting import build_thread
+
+    problems: list[Problem] = []
+    path = _config_path(ctx, config_path)
+    _read_dotenv(path)
+    config = read_config(path, problems)
+    if config is None:
+        raise CheckFailed(problems)
+    recipes = load_recipes(config, problems)
+    problems.extend(_check_templates(config))
+    for recipe in recipes.values():
+        try:
+            when = parse_as_of(as_of, config, recipe)
+            build_thread(config, recipe, when, charts=True)
+        except BotError as exc:
+            problems.append(Problem(str(recipe.path), "", exc.message))
+    if problems:
+        raise CheckFailed(problems)
+    click.echo(f"ok: config, {len(recipes)} recipes and their templates rendered without a "
+               f"problem")
+
+
+def _check_templates(config: Any) -> list[Problem]:
+    """Every template parses (including ones no recipe uses yet)."""
+    import jinja2
+
+    from bot.compose import template_environment
+
+    env = template_environment(config.templates_dir)
+    out = []
+    for path in sorted(config.templates_dir.glob("*.j2")):
+        try:
+            env.parse(path.read_text(encoding="utf-8"))
+        except jinja2.TemplateSyntaxError as exc:
+            out.append(Problem(str(path), f"line {exc.lineno}", exc.message,
+                               "fix the template syntax"))
+    return out
+
+
+@main.command()
+@click.argument("name")
+@config_option
+@click.option("--as-of", "as_of", help="Date the thread is drafted on (YYYY-MM-DD).")
+@click.option("--platform", type=click.Choice(["x", "bluesky"]), help="Only this platform.")
+@click.option("--live", is_flag=True, help="Fetch from the portal, bypassing the cache.")
+@click.option("--charts", "charts_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Also save the charts as PNG files in this folder.")
+@click.pass_context
+def preview(ctx: click.Context, name: str, config_path: Path | None, as_of: str | None,
+            platform: str | None, live: bool, charts_dir: Path | None) -> None:
+    """Render a recipe's thread to the terminal; store nothing.
+
+    Example: citycrier preview baltimore_311_weekend --platform bluesky
+    """
+    from bot.config import load_recipe
+    from bot.drafting import build_thread
+    from bot.limits import measure_post
+
+    config = load(ctx, config_path)
+    recipe = load_recipe(config, name)
+    built = build_thread(config, recipe, parse_as_of(as_of, config, recipe), no_cache=live,
+                         charts=True)
+    click.secho(f"{recipe.title}: {built.period.label} ({built.period.first_day} to "
+                f"{built.period.last_day})", bold=True)
+    if built.source["synthetic"]:
+        click.secho("synthetic sample: not a city's records", fg="yellow")
+    alts = {c.name: c for c in built.charts}
+    for p, posts in built.composed.thread.items():
+        if platform and p != platform:
+            continue
+        click.secho(f"\n== {PLATFORM_NAMES[p]} ==", bold=True)
+        for i, post in enumerate(posts, start=1):
+            m = measure_post(post.text, p)
+            click.secho(f"-- post {i}/{len(posts)} · {m.length}/{m.limit} {m.unit}", fg="cyan")
+            click.echo(post.text)
+            for n in post.charts:
+                click.secho(f"   [chart {n}] {alts[n].title}", fg="green")
+                click.echo(f"   alt: {alts[n].alt}")
+    for r in built.reasons:
+        click.secho(f"guard: {r.text}", fg="yellow")
+    if charts_dir:
+        charts_dir.mkdir(parents=True, exist_ok=True)
+        for c in built.charts:
+            (charts_dir / f"{c.name}.png").write_bytes(c.png)
+        click.echo(f"charts saved in {charts_dir}")
+
+
+@main.command()
+@click.argument("name")
+@config_option
+@click.option("--as-of", "as_of", help="Date the thread is drafted on (YYYY-MM-DD).")
+@click.option("--no-cache", is_flag=True, help="Fetch from the portal, bypassing the cache.")
+@click.pass_context
+def draft(ctx: click.Context, name: str, config_path: Path | None, as_of: str | None,
+          no_cache: bool) -> None:
+    """Draft a recipe's thread now and put it in the queue.
+
+    Example: citycrier draft baton_rouge_crime_monthly --as-of 2026-11-02
+    """
+    from bot.config import load_recipe
+    from bot.drafting import draft_recipe
+
+    config = load(ctx, config_path)
+    recipe = load_recipe(config, name)
+    store = open_store(config)
+    r = draft_recipe(config, recipe, store, parse_as_of(as_of, config, recipe),
+                     no_cache=no_cache)
+    verb = "drafted" if r.created else "unchanged: already drafted with these figures as"
+    click.echo(f"{verb} draft {r.draft_id} ({r.state.replace('_', ' ')})")
+    for reason in r.reasons:
+        click.secho(f"guard: {reason}", fg="yellow")
+
+
+@main.command()
+@config_option
+@click.option("--state", "states", multiple=True, help="Only drafts in this state (repeatable).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def queue(ctx: click.Context, config_path: Path | None, states: tuple[str, ...],
+          as_json: bool) -> None:
+    """List drafts, nearest slot first (default: the ones still open).
+
+    Example: citycrier queue --state pending_review
+    """
+    from bot.store import OPEN_STATES, STATES
+
+    for s in states:
+        if s not in STATES:
+            raise BotError(f"{s!r} is not a state: use one of {', '.join(STATES)}")
+    config = load(ctx, config_path)
+    store = open_store(config)
+    drafts = store.list_drafts(states or OPEN_STATES)
+    if as_json:
+        click.echo(json.dumps([{
+            "id": d.id, "recipe": d.recipe, "state": d.state, "slot_at": d.slot_at.isoformat(),
+            "period": d.period_label, "reasons": list(d.reasons), "error": d.error}
+            for d in drafts], indent=2))
+        return
+    if not drafts:
+        click.echo("the queue is empty")
+        return
+    tz = ZoneInfo(config.timezone)
+    for d in drafts:
+        slot = d.slot_at.astimezone(tz).strftime("%a %b %d %H:%M")
+        flags = f"  [{len(d.reasons)} guard]" if d.reasons else ""
+        click.echo(f"{d.id:>5}  {d.state:<20} {slot}  {d.recipe}: {d.period_label}{flags}")
+        if d.error:
+            click.secho(f"       {d.error}", fg="yellow")
+    last = store.last_runs()
+    skipped = {k: v for k, v in last.items() if v["outcome"] in ("skipped", "failed")}
+    for recipe, run in skipped.items():
+        click.secho(f"    -  {run['outcome']:<20} {recipe}: {run['detail']}", fg="yellow")
+
+
+@main.command()
+@click.argument("draft_id", type=int)
+@config_option
+@click.pass_context
+def show(ctx: click.Context, draft_id: int, config_path: Path | None) -> None:
+    """Show a draft: each post per platform, charts and alt text, guards, audit.
+
+    Example: citycrier show 3
+    """
+    from bot.limits import measure_post
+
+    config = load(ctx, config_path)
+    store = open_store(config)
+    d = store.get_draft(draft_id)
+    rev = store.revision(draft_id)
+    charts = {c.name: c for c in store.charts(draft_id)}
+    click.secho(f"draft {d.id}: {d.title} · {d.period_label} · {d.state} · revision "
+                f"{d.revision}", bold=True)
+    if d.source.get("synthetic"):
+        click.secho("synthetic sample: not a city's records", fg="yellow")
+    for p, posts in rev.thread.items():
+        click.secho(f"\n== {PLATFORM_NAMES[p]} ==", bold=True)
+        for i, post in enumerate(posts, start=1):
+            m = measure_post(post.text, p)
+            click.secho(f"-- post {i}/{len(posts)} · {m.length}/{m.limit} {m.unit}", fg="cyan")
+            click.echo(post.text)
+            for n in post.charts:
+                click.secho(f"   [chart {n}] {charts[n].title}", fg="green")
+                click.echo(f"   alt: {rev.alts.get(n, charts[n].alt)}")
+    for r in d.reasons:
+        click.secho(f"guard: {r}", fg="yellow")
+    if d.error:
+        click.secho(f"error: {d.error}", fg="red")
+    click.secho("\nhistory", bold=True)
+    tz = ZoneInfo(config.timezone)
+    for a in store.audit(draft_id):
+        click.echo(f"  {a.at.astimezone(tz):%Y-%m-%d %H:%M}  {a.actor:<12} {a.action:<10} "
+                   f"{a.detail}")
+
+
+@main.command()
+@click.argument("draft_id", type=int)
+@config_option
+@actor_option
+@click.pass_context
+def approve(ctx: click.Context, draft_id: int, config_path: Path | None, actor: str) -> None:
+    """Approve a draft waiting for review.
+
+    Example: citycrier approve 3 --as dana
+    """
+    from bot.review import approve_draft
+
+    config = load(ctx, config_path)
+    d = approve_draft(open_store(config), config, draft_id, actor)
+    click.echo(f"draft {d.id} approved by {actor}; it posts at its slot "
+               f"{d.slot_at.astimezone(ZoneInfo(config.timezone)):%a %b %d %H:%M}")
+
+
+@main.command()
+@click.argument("draft_id", type=int)
+@click.option("--reason", required=True, help="Why (recorded in the audit).")
+@config_option
+@actor_option
+@click.pass_context
+def reject(ctx: click.Context, draft_id: int, reason: str, config_path: Path | None,
+           actor: str) -> None:
+    """Reject a draft, with a reason.
+
+    Example: citycrier reject 3 --reason "numbers look off; checking with the data team"
+    """
+    from bot.review import reject_draft
+
+    config = load(ctx, config_path)
+    d = reject_draft(open_store(config), draft_id, actor, reason)
+    click.echo(f"draft {d.id} rejected by {actor}: {reason}")
+
+
+@main.command()
+@config_option
+@click.option("--draft", "draft_ids", type=int, multiple=True, help="Only this draft.")
+@click.pass_context
+def publish(ctx: click.Context, config_path: Path | None, draft_ids: tuple[int, ...]) -> None:
+    """Publish approved drafts whose slot has come (resumes half-posted threads).
+
+    Example: citycrier publish
+    """
+    from bot.publish.runner import publish_due
+
+    config = load(ctx, config_path)
+    store = open_store(config)
+    outcomes = publish_due(config, store, datetime.now(UTC),
+                           draft_ids=list(draft_ids) or None)
+    if not outcomes:
+        click.echo("nothing is due")
+    failed = False
+    for o in outcomes:
+        colour = "green" if o.state == "published" else "yellow"
+        failed |= o.state != "published"
+        click.secho(f"draft {o.draft_id} ({o.recipe}): {o.state.replace('_', ' ')}: {o.detail}",
+                    fg=colour)
+    if failed:
+        raise BotError("some drafts did not publish completely (see above); "
+                       "`citycrier publish` resumes them")

@@ -1,0 +1,461 @@
+"""Read config.toml and posts/*.toml into frozen dataclasses, reporting every problem.
+
+Each loader collects `Problem`s (file, key, what, fix) instead of stopping at the first, so
+`citycrier check` can show them all; `load_config` / `load_recipes` raise `CheckFailed`
+carrying the list when anything is wrong. Unknown keys are errors, with a "did you mean"
+where a known key is close. Secrets may appear only as the *name* of an environment variable
+(keys ending in `_env`); a key that looks like a secret itself is refused.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.errors import CheckFailed, Problem
+from bot.periods import PERIODS
+from bot.query import BUCKETS, MEASURES, OPERATORS, Filter, Measure
+from bot.settings import (
+    APPROVAL_MODES,
+    CHART_KINDS,
+    PLATFORMS,
+    PORTAL_KINDS,
+    AccountConfig,
+    ApprovalConfig,
+    Breakdown,
+    ChartSpec,
+    Config,
+    GoalSpec,
+    NotifyConfig,
+    PortalConfig,
+    Recipe,
+    SeriesSpec,
+    SourceSpec,
+    WebConfig,
+)
+
+DEFAULT_CONFIG = "config.toml"
+_SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey")
+_CRON_FIELD = re.compile(r"^[\w*/,\-]+$")
+
+
+@dataclass
+class _Reader:
+    """Reads one TOML table, noting problems against `file` instead of raising."""
+
+    file: str
+    problems: list[Problem]
+
+    def note(self, where: str, what: str, fix: str = "") -> None:
+        self.problems.append(Problem(self.file, where, what, fix))
+
+    def table(self, data: Any, where: str, known: dict[str, type | tuple[type, ...]],
+              required: tuple[str, ...] = ()) -> dict[str, Any]:
+        """Type-check a table against `known` keys; return the keys that passed."""
+        if not isinstance(data, dict):
+            self.note(where, f"must be a table, not {type(data).__name__}",
+                      f"write it as [{where}]")
+            return {}
+        out: dict[str, Any] = {}
+        for key, value in data.items():
+            at = f"{where}.{key}" if where else key
+            if key not in known:
+                self.unknown(at, key, list(known))
+                continue
+            want = known[key]
+            if want is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            ok = isinstance(value, want) and not (
+                want in (int, float) and isinstance(value, bool))
+            if not ok:
+                names = want.__name__ if isinstance(want, type) else " or ".join(
+                    t.__name__ for t in want)
+                self.note(at, f"must be {_article(names)}, not {type(value).__name__} "
+                              f"{value!r}", f"write {key} = {_example(want)}")
+                continue
+            out[key] = value
+        for key in required:
+            if key not in data:
+                at = f"{where}.{key}" if where else key
+                self.note(at, "is missing", f"add {key} = {_example(known[key])}")
+        return out
+
+    def unknown(self, at: str, key: str, known: list[str]) -> None:
+        if key.endswith(_SECRET_WORDS) or any(w in key.lower() for w in _SECRET_WORDS):
+            if not key.endswith("_env"):
+                self.note(at, "looks like a secret written into the file",
+                          f"put the secret in the environment or .env and name the variable "
+                          f"with {key}_env = \"CITYCRIER_...\"" if f"{key}_env" in known else
+                          "put secrets in the environment or .env, never in this file")
+                return
+        close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}?" if close else (
+            "known keys: " + ", ".join(sorted(known)))
+        self.note(at, "unknown key", hint)
+
+
+def _article(names: str) -> str:
+    return ("an " if names[0] in "aeiou" else "a ") + names
+
+
+def _example(want: type | tuple[type, ...]) -> str:
+    first = want[0] if isinstance(want, tuple) else want
+    return {str: '"..."', int: "1", float: "1.0", bool: "true", list: "[...]",
+            dict: "{...}", date: "2026-12-31"}.get(first, "...")
+
+
+def _read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        problems.append(Problem(str(path), "", "file not found",
+                                "pass --config PATH, or run from the folder holding it"))
+    except tomllib.TOMLDecodeError as exc:
+        problems.append(Problem(str(path), "", f"is not valid TOML: {exc}",
+                                "fix the syntax at that line"))
+    except OSError as exc:
+        problems.append(Problem(str(path), "", f"cannot be read: {exc.strerror}"))
+    return None
+
+
+# ---------------------------------------------------------------------------------- config
+
+_TOP = {"timezone": str, "storage": dict, "paths": dict, "approval": dict, "schedule": dict,
+        "portals": dict, "accounts": dict, "notify": dict, "web": dict}
+_STORAGE = {"url": str, "state_dir": str, "outbox_dir": str}
+_PATHS = {"posts": str, "templates": str}
+_APPROVAL = {"default": str, "two_person": bool, "missed_slot_grace_minutes": int}
+_SCHEDULE = {"grace_minutes": int}
+_PORTAL = {"kind": str, "label": str, "url": str, "path": str, "app_token_env": str,
+           "soda3": bool, "sql": bool, "timeout_seconds": float, "retries": int,
+           "page_size": int, "dataset_link": str, "synthetic": bool}
+_ACCOUNT = {"platform": str, "handle": str, "service": str, "api_base": str,
+            "app_password_env": str, "consumer_key_env": str, "consumer_secret_env": str,
+            "access_token_env": str, "access_token_secret_env": str,
+            "posts_per_hour": int, "posts_per_day": int}
+_NOTIFY = {"webhook_url_env": str, "smtp_host": str, "smtp_port": int, "smtp_from": str,
+           "smtp_to": list, "smtp_user_env": str, "smtp_password_env": str,
+           "smtp_starttls": bool}
+_WEB = {"host": str, "port": int, "secret_key_env": str, "session_hours": int}
+_ACCOUNT_ENVS = {"bluesky": ("app_password_env",),
+                 "x": ("consumer_key_env", "consumer_secret_env", "access_token_env",
+                       "access_token_secret_env")}
+
+
+def read_config(path: Path, problems: list[Problem]) -> Config | None:
+    """Read config.toml; add every problem to `problems`; None if it cannot be used."""
+    path = path.resolve()
+    data = _read_toml(path, problems)
+    if data is None:
+        return None
+    r = _Reader(str(path), problems)
+    top = r.table(data, "", _TOP, required=("timezone",))
+    root = path.parent
+
+    tz = top.get("timezone", "UTC")
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        r.note("timezone", f"{tz!r} is not an IANA time zone name",
+               'use a name like "America/Chicago" or "America/New_York"')
+        tz = "UTC"
+
+    storage = r.table(top.get("storage", {}), "storage", _STORAGE)
+    paths = r.table(top.get("paths", {}), "paths", _PATHS)
+    state_dir = root / storage.get("state_dir", "state")
+    url = storage.get("url", "sqlite:///" + str(state_dir / "citycrier.db"))
+    if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
+        r.note("storage.url", f"{url!r} is not a supported database URL",
+               'use "sqlite:///path/to/citycrier.db" or "postgresql://user@host/db"')
+    elif url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+        rel = url[len("sqlite:///"):]
+        if rel and rel != ":memory:":
+            url = "sqlite:///" + str(root / rel)
+
+    ap = r.table(top.get("approval", {}), "approval", _APPROVAL)
+    if ap.get("default", "required") not in APPROVAL_MODES:
+        r.note("approval.default", f"{ap['default']!r} is not an approval mode",
+               "use " + " | ".join(APPROVAL_MODES))
+        ap.pop("default")
+    sched = r.table(top.get("schedule", {}), "schedule", _SCHEDULE)
+
+    portals: dict[str, PortalConfig] = {}
+    for name, raw in (top.get("portals") or {}).items():
+        p = _read_portal(r, name, raw, root)
+        if p:
+            portals[name] = p
+    accounts: dict[str, AccountConfig] = {}
+    for name, raw in (top.get("accounts") or {}).items():
+        a = _read_account(r, name, raw)
+        if a:
+            accounts[name] = a
+
+    nt = r.table(top.get("notify", {}), "notify", _NOTIFY)
+    if "smtp_to" in nt:
+        nt["smtp_to"] = tuple(str(x) for x in nt["smtp_to"])
+    web = r.table(top.get("web", {}), "web", _WEB)
+
+    return Config(
+        path=path, root=root, timezone=tz,
+        posts_dir=root / paths.get("posts", "posts"),
+        templates_dir=root / paths.get("templates", "templates"),
+        storage_url=url, state_dir=state_dir,
+        outbox_dir=root / storage.get("outbox_dir", "outbox"),
+        portals=portals, accounts=accounts,
+        approval=ApprovalConfig(**ap), notify=NotifyConfig(**nt), web=WebConfig(**web),
+        schedule_grace_minutes=sched.get("grace_minutes", 30),
+    )
+
+
+def _read_portal(r: _Reader, name: str, raw: Any, root: Path) -> PortalConfig | None:
+    where = f"portals.{name}"
+    t = r.table(raw, where, _PORTAL, required=("kind",))
+    kind = t.get("kind")
+    if kind is None:
+        return None
+    if kind not in PORTAL_KINDS:
+        r.note(f"{where}.kind", f"{kind!r} is not a portal kind", "use " + " | ".join(PORTAL_KINDS))
+        return None
+    if kind == "file" and "path" not in t:
+        r.note(f"{where}.path", "is missing", 'a file portal needs path = "folder/with/csv"')
+        return None
+    if kind != "file" and not t.get("url", "").startswith(("http://", "https://")):
+        r.note(f"{where}.url", "is missing or not an http(s) URL",
+               f'a {kind} portal needs url = "https://..."')
+        return None
+    if "path" in t:
+        t["path"] = root / t["path"]
+    t.setdefault("label", name)
+    return PortalConfig(name=name, **t)
+
+
+def _read_account(r: _Reader, name: str, raw: Any) -> AccountConfig | None:
+    where = f"accounts.{name}"
+    t = r.table(raw, where, _ACCOUNT, required=("platform",))
+    platform = t.get("platform")
+    if platform is None:
+        return None
+    if platform not in PLATFORMS:
+        r.note(f"{where}.platform", f"{platform!r} is not a platform", "use x | bluesky")
+        return None
+    for key in _ACCOUNT_ENVS[platform]:
+        if not t.get(key):
+            r.note(f"{where}.{key}", "is missing",
+                   f'name the environment variable that holds it: {key} = "CITYCRIER_..."')
+    return AccountConfig(name=name, **t)
+
+
+# --------------------------------------------------------------------------------- recipes
+
+_RECIPE = {"title": str, "template": str, "schedule": str, "approval": str, "platforms": list,
+           "noun": str, "split": bool, "numbering": bool, "max_grade": float,
+           "unusual_change": float, "stale_after": str, "publish_after": str,
+           "enabled": bool, "source": dict,
+           "breakdowns": dict, "series": dict, "goal": dict, "labels": dict, "charts": list}
+_SOURCE = {"portal": str, "dataset": str, "date_field": str, "period": str, "measure": str,
+           "where": dict, "filters": list}
+_FILTER = {"field": str, "op": str, "value": (str, int, float, list)}
+_BREAKDOWN = {"group_by": str, "top": int}
+_SERIES = {"bucket": str, "count": int}
+_GOAL = {"target": float, "label": str, "deadline": date, "start": date}
+_CHART = {"name": str, "kind": str, "data": str, "title": str, "unit": str}
+_DURATION = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$")
+
+
+def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> Recipe | None:
+    data = _read_toml(path, problems)
+    if data is None:
+        return None
+    r = _Reader(str(path), problems)
+    before = len(problems)
+    t = r.table(data, "", _RECIPE, required=("title", "template", "schedule", "source"))
+    src = _read_source(r, t.get("source", {}), config)
+
+    approval = t.get("approval") or (config.approval.default if config else "required")
+    if approval not in APPROVAL_MODES:
+        r.note("approval", f"{approval!r} is not an approval mode",
+               "use " + " | ".join(APPROVAL_MODES))
+    platforms = tuple(t.get("platforms", ["bluesky", "x"]))
+    for p in platforms:
+        if p not in PLATFORMS:
+            r.note("platforms", f"{p!r} is not a platform", 'use ["bluesky", "x"]')
+    schedule = t.get("schedule", "0 9 * * *")
+    fields = schedule.split()
+    if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
+        r.note("schedule", f"{schedule!r} is not a five-field cron expression",
+               'write minute hour day month weekday, e.g. "0 9 * * MON"')
+    else:
+        try:
+            from apscheduler.triggers.cron import CronTrigger
+
+            CronTrigger.from_crontab(schedule, timezone=config.timezone if config else "UTC")
+        except ValueError as exc:
+            r.note("schedule", f"{schedule!r} is not a valid cron expression: {exc}",
+                   'e.g. "0 9 * * MON" for Mondays at 9:00')
+
+    durations: dict[str, timedelta] = {}
+    for key in ("stale_after", "publish_after"):
+        if key in t:
+            m = _DURATION.match(t[key])
+            if not m:
+                r.note(key, f"{t[key]!r} is not a duration", 'write e.g. "3 days" or "2 hours"')
+            else:
+                durations[key] = timedelta(**{m.group(2) + "s": int(m.group(1))})
+
+    breakdowns = []
+    for name, raw in (t.get("breakdowns") or {}).items():
+        b = r.table(raw, f"breakdowns.{name}", _BREAKDOWN, required=("group_by",))
+        if "group_by" in b:
+            if b.get("top", 5) < 1:
+                r.note(f"breakdowns.{name}.top", "must be at least 1", "write top = 5")
+            breakdowns.append(Breakdown(name=name, **b))
+    series = []
+    for name, raw in (t.get("series") or {}).items():
+        s = r.table(raw, f"series.{name}", _SERIES, required=("bucket",))
+        if s.get("bucket") and s["bucket"] not in BUCKETS:
+            r.note(f"series.{name}.bucket", f"{s['bucket']!r} is not a bucket",
+                   "use " + " | ".join(BUCKETS))
+        elif "bucket" in s:
+            series.append(SeriesSpec(name=name, **s))
+    goal = None
+    if "goal" in t:
+        g = r.table(t["goal"], "goal", _GOAL, required=("target", "label", "deadline"))
+        if {"target", "label", "deadline"} <= set(g):
+            goal = GoalSpec(**g)
+    names = {b.name for b in breakdowns} | {s.name for s in series}
+    charts = []
+    for i, raw in enumerate(t.get("charts") or []):
+        c = r.table(raw, f"charts[{i}]", _CHART, required=("name", "kind", "data", "title"))
+        if c.get("kind") and c["kind"] not in CHART_KINDS:
+            r.note(f"charts[{i}].kind", f"{c['kind']!r} is not a chart kind",
+                   "use " + " | ".join(CHART_KINDS))
+            continue
+        if c.get("data") and c["data"] not in names:
+            close = difflib.get_close_matches(c["data"], list(names), n=1)
+            r.note(f"charts[{i}].data", f"{c['data']!r} names no breakdown or series",
+                   f"did you mean {close[0]!r}?" if close else
+                   "add a [breakdowns.NAME] or [series.NAME] table, or fix the name")
+            continue
+        if {"name", "kind", "data", "title"} <= set(c):
+            charts.append(ChartSpec(**c))
+    labels = {}
+    for k, v in (t.get("labels") or {}).items():
+        if not isinstance(v, str):
+            r.note(f"labels.{k}", f"must be a string, not {type(v).__name__}",
+                   f'write "{k}" = "plain words"')
+        else:
+            labels[str(k)] = v
+
+    if config and "template" in t and not (config.templates_dir / t["template"]).is_file():
+        r.note("template", f"{t['template']!r} is not in {config.templates_dir}",
+               "create it, or fix the file name")
+    if len(problems) > before or src is None:
+        return None
+    kw = {k: t[k] for k in ("noun", "split", "numbering", "max_grade", "unusual_change",
+                            "enabled") if k in t}
+    return Recipe(
+        name=path.stem, path=path, title=t["title"], template=t["template"],
+        schedule=schedule, source=src, approval=approval, platforms=platforms,
+        breakdowns=tuple(breakdowns), series=tuple(series), goal=goal, charts=tuple(charts),
+        labels=labels, **durations, **kw)
+
+
+def _read_source(r: _Reader, raw: Any, config: Config | None) -> SourceSpec | None:
+    s = r.table(raw, "source", _SOURCE, required=("portal", "dataset", "date_field", "period"))
+    ok = True
+    if "portal" in s and config is not None and s["portal"] not in config.portals:
+        close = difflib.get_close_matches(s["portal"], list(config.portals), n=1)
+        r.note("source.portal", f"{s['portal']!r} is not a portal in config.toml",
+               f"did you mean {close[0]!r}?" if close else
+               f"add [portals.{s['portal']}] to config.toml")
+        ok = False
+    if "period" in s and s["period"] not in PERIODS:
+        close = difflib.get_close_matches(s["period"], PERIODS, n=1)
+        r.note("source.period", f"{s['period']!r} is not a period",
+               f"did you mean {close[0]!r}?" if close else "use " + " | ".join(PERIODS))
+        ok = False
+    measure = Measure()
+    if "measure" in s:
+        kind, _, fld = s["measure"].partition(":")
+        if kind not in MEASURES or (kind != "count" and not fld):
+            r.note("source.measure", f"{s['measure']!r} is not a measure",
+                   'write "count", "sum:FIELD", "mean:FIELD" or "count_distinct:FIELD"')
+            ok = False
+        else:
+            measure = Measure(kind, fld or None)
+    filters: list[Filter] = []
+    for k, v in (s.get("where") or {}).items():
+        if isinstance(v, list):
+            filters.append(Filter(k, "in", tuple(v)))
+        elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
+            filters.append(Filter(k, "=", v))
+        else:
+            r.note(f"source.where.{k}", f"must be a value or a list, not {type(v).__name__}")
+            ok = False
+    for i, raw_f in enumerate(s.get("filters") or []):
+        f = r.table(raw_f, f"source.filters[{i}]", _FILTER, required=("field", "op", "value"))
+        if f.get("op") and f["op"] not in OPERATORS:
+            r.note(f"source.filters[{i}].op", f"{f['op']!r} is not an operator",
+                   "use one of " + ", ".join(OPERATORS))
+            ok = False
+        elif len(f) == 3:
+            v = tuple(f["value"]) if isinstance(f["value"], list) else f["value"]
+            filters.append(Filter(f["field"], f["op"], v))
+    if not ok or not {"portal", "dataset", "date_field", "period"} <= set(s):
+        return None
+    return SourceSpec(portal=s["portal"], dataset=s["dataset"], date_field=s["date_field"],
+                      period=s["period"], measure=measure, filters=tuple(filters))
+
+
+# ----------------------------------------------------------------------------- entry points
+
+def load_config(path: Path | str = DEFAULT_CONFIG) -> Config:
+    """Load config.toml, or raise CheckFailed with every problem in it."""
+    problems: list[Problem] = []
+    config = read_config(Path(path), problems)
+    if problems or config is None:
+        raise CheckFailed(problems)
+    return config
+
+
+def load_recipes(config: Config, problems: list[Problem] | None = None) -> dict[str, Recipe]:
+    """Every recipe in posts/, by name. With `problems`, collect instead of raising."""
+    collect = problems is not None
+    found: list[Problem] = problems if problems is not None else []
+    recipes: dict[str, Recipe] = {}
+    if not config.posts_dir.is_dir():
+        found.append(Problem(str(config.posts_dir), "", "recipe folder not found",
+                             "create it, or set [paths] posts in config.toml"))
+    else:
+        for path in sorted(config.posts_dir.glob("*.toml")):
+            recipe = read_recipe(path, config, found)
+            if recipe is not None:
+                recipes[recipe.name] = recipe
+    if found and not collect:
+        raise CheckFailed(found)
+    return recipes
+
+
+def load_recipe(config: Config, name: str) -> Recipe:
+    """One recipe by name (posts/NAME.toml), or raise CheckFailed / ConfigError."""
+    path = config.posts_dir / f"{name}.toml"
+    if not path.is_file():
+        from bot.errors import ConfigError
+
+        known = sorted(p.stem for p in config.posts_dir.glob("*.toml"))
+        close = difflib.get_close_matches(name, known, n=1)
+        raise ConfigError(Problem(str(config.posts_dir), name, "no such recipe",
+                                  f"did you mean {close[0]!r}?" if close else
+                                  "recipes here: " + (", ".join(known) or "none")))
+    problems: list[Problem] = []
+    recipe = read_recipe(path, config, problems)
+    if problems or recipe is None:
+        raise CheckFailed(problems)
+    return recipe

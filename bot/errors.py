@@ -1,0 +1,168 @@
+"""The one exception tree. Each class builds its message from its fields.
+
+    BotError                      anything citycrier can explain to a person in one line
+    ├── ConfigError               config.toml, a recipe or a template is wrong (file, key, fix)
+    │   └── CheckFailed           `citycrier check` found problems (carries every one)
+    ├── SourceError               a portal could not answer (dead, refused, timed out)
+    │   ├── PortalError           the portal answered with an error body
+    │   └── SchemaError           a recipe's column is not in the dataset
+    ├── DataError                 the data cannot make a post (empty period, stale dataset)
+    ├── ComposeError              a template failed to render, or a post is too long
+    │   └── LengthError
+    ├── ChartError                a chart cannot be drawn or has no alt text
+    ├── StoreError                the store refused a change
+    │   ├── NotFound
+    │   └── TransitionError       a draft cannot move from its state by that action
+    ├── PermissionDenied          a person's role does not allow the action
+    ├── CredentialError           a needed secret is missing from the environment
+    └── PublishError              a platform refused or failed a post
+        ├── RateLimited           try again at `retry_at`
+        └── UnknownOutcome        a write may or may not have happened; ask before retrying
+
+The CLI turns any BotError into one red line and exit status 1 (see cli.py); nothing else
+reaches a user as a traceback.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+
+class BotError(Exception):
+    """Base of every error citycrier explains to a person."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found while checking configuration: where, what, and the fix."""
+
+    file: str
+    where: str  # a key ("source.group_by"), a template line ("line 4"), or "" for the file
+    what: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        place = f"{self.file}: {self.where}: " if self.where else f"{self.file}: "
+        fix = f" ({self.fix})" if self.fix else ""
+        return f"{place}{self.what}{fix}"
+
+
+class ConfigError(BotError):
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
+class CheckFailed(BotError):
+    def __init__(self, problems: list[Problem]) -> None:
+        n = len(problems)
+        super().__init__(f"{n} problem{'s' if n != 1 else ''} found")
+        self.problems = problems
+
+
+class SourceError(BotError):
+    def __init__(self, portal: str, what: str, fix: str = "") -> None:
+        msg = f"portal {portal!r}: {what}"
+        if fix:
+            msg += f" ({fix})"
+        super().__init__(msg)
+        self.portal = portal
+        self.what = what
+
+
+class PortalError(SourceError):
+    def __init__(self, portal: str, code: str, detail: str, fix: str = "") -> None:
+        what = f"the portal answered with an error: {code}: {detail}" if code else detail
+        super().__init__(portal, what, fix)
+        self.code = code
+        self.detail = detail
+
+
+class SchemaError(SourceError):
+    def __init__(self, portal: str, dataset: str, column: str, existing: list[str]) -> None:
+        cols = ", ".join(existing[:40]) + (" ..." if len(existing) > 40 else "")
+        super().__init__(
+            portal,
+            f"dataset {dataset!r} has no column {column!r}; it has: {cols}",
+            "fix the recipe's column name, or the dataset changed its schema",
+        )
+        self.dataset = dataset
+        self.column = column
+        self.existing = existing
+
+
+class DataError(BotError):
+    pass
+
+
+class ComposeError(BotError):
+    pass
+
+
+class LengthError(ComposeError):
+    def __init__(self, recipe: str, post: int, platform: str, length: int, limit: int,
+                 unit: str) -> None:
+        super().__init__(
+            f"recipe {recipe!r}: post {post} is too long for {platform}: {length} {unit}, "
+            f"limit {limit} (shorten the template, or set split = true in the recipe)"
+        )
+        self.recipe = recipe
+        self.post = post
+        self.platform = platform
+        self.length = length
+        self.limit = limit
+
+
+class ChartError(BotError):
+    pass
+
+
+class StoreError(BotError):
+    pass
+
+
+class NotFound(StoreError):
+    pass
+
+
+class TransitionError(StoreError):
+    pass
+
+
+class PermissionDenied(BotError):
+    pass
+
+
+class CredentialError(BotError):
+    def __init__(self, variable: str, purpose: str) -> None:
+        super().__init__(
+            f"{purpose}: environment variable {variable} is not set "
+            f"(set it in the environment or in .env)"
+        )
+        self.variable = variable
+
+
+class PublishError(BotError):
+    def __init__(self, platform: str, what: str, final: bool = False) -> None:
+        super().__init__(f"{platform}: {what}")
+        self.platform = platform
+        self.what = what
+        self.final = final
+
+
+class RateLimited(PublishError):
+    def __init__(self, platform: str, retry_at: datetime, what: str = "rate limited") -> None:
+        super().__init__(platform, f"{what}; will try again at {retry_at:%Y-%m-%d %H:%M %Z}")
+        self.retry_at = retry_at
+
+
+class UnknownOutcome(PublishError):
+    pass

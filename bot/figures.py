@@ -1,0 +1,217 @@
+"""Figures for a thread: the period's total, ranked breakdowns, series and goal progress.
+
+Each figure comes from one or two `Query`s that the portal answers (the work is pushed to
+the portal); this module only asks and arranges. Plain data out: templates, charts and
+guards all read the same `Figures`, so the words, the bars and the alt text agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass, replace
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from bot.errors import DataError
+from bot.periods import Period, day_bounds, series_window
+from bot.query import Answer, DatasetInfo, Filter, Query
+from bot.settings import Recipe
+
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")
+_AP = ("Jan.", "Feb.", "March", "April", "May", "June", "July", "Aug.", "Sept.", "Oct.",
+       "Nov.", "Dec.")
+
+
+class Source(Protocol):
+    def fetch(self, query: Query) -> Answer: ...
+    def describe(self, dataset: str) -> DatasetInfo: ...
+
+
+@dataclass(frozen=True)
+class Figure:
+    value: float
+    previous: float | None
+
+    @property
+    def change(self) -> float | None:
+        """Relative change from the previous period (0.12 = up 12%); None if not comparable."""
+        if self.previous is None or self.previous == 0:
+            return None
+        return (self.value - self.previous) / self.previous
+
+
+@dataclass(frozen=True)
+class Item:
+    key: str  # the portal's code
+    label: str  # plain words, from the recipe's [labels]
+    value: float
+    previous: float | None
+    share: float  # of the period's total
+    rank: int  # 1-based
+
+    @property
+    def change(self) -> float | None:
+        return Figure(self.value, self.previous).change
+
+
+@dataclass(frozen=True)
+class Point:
+    key: str  # ISO date of the bucket's first day
+    label: str  # short, for chart ticks: "Oct"
+    long_label: str  # for words and alt text: "October 2026"
+    value: float
+
+
+@dataclass(frozen=True)
+class Progress:
+    label: str
+    target: float
+    value: float  # counted from the goal's start to the period's end
+    share: float  # value / target
+    expected: float  # where a steady pace would be by now
+    deadline: date
+    days_left: int
+
+    @property
+    def on_track(self) -> bool:
+        return self.value >= self.expected
+
+    @property
+    def remaining(self) -> float:
+        return max(self.target - self.value, 0.0)
+
+    @property
+    def pace_needed_per_month(self) -> float:
+        months = max(self.days_left / 30.44, 1.0)
+        return self.remaining / months
+
+
+@dataclass(frozen=True)
+class Figures:
+    total: Figure
+    breakdowns: dict[str, tuple[Item, ...]]
+    series: dict[str, tuple[Point, ...]]
+    goal: Progress | None
+    last_updated: datetime | None
+    queries: tuple[str, ...]
+    pushed_down: bool = True
+
+    def to_json(self) -> dict[str, Any]:
+        return json.loads(json.dumps(asdict(self), default=str))
+
+    def data_hash(self) -> str:
+        """A fingerprint of the numbers (not of when they were fetched)."""
+        body = self.to_json()
+        body.pop("last_updated", None)
+        body.pop("queries", None)
+        raw = json.dumps(body, sort_keys=True).encode()
+        return hashlib.sha256(raw).hexdigest()[:32]
+
+    def history_values(self) -> dict[str, float]:
+        """The figures kept in the store for the unusual-change guard."""
+        out = {"total": self.total.value}
+        for name, items in self.breakdowns.items():
+            for it in items:
+                out[f"{name}:{it.key}"] = it.value
+        return out
+
+
+def _base_filters(recipe: Recipe) -> tuple[Filter, ...]:
+    return recipe.source.filters
+
+
+def _ask(source: Source, queries: list[str], q: Query) -> Answer:
+    queries.append(q.describe())
+    return source.fetch(q)
+
+
+def compute_figures(recipe: Recipe, period: Period, source: Source) -> Figures:
+    """Ask the portal for every figure the recipe names, for `period` and the one before."""
+    src = recipe.source
+    asked: list[str] = []
+    pushed = True
+
+    def window(p: Period, **kw: Any) -> Query:
+        return Query(dataset=src.dataset, date_field=src.date_field, start=p.start, end=p.end,
+                     filters=_base_filters(recipe), measure=src.measure, **kw)
+
+    now = _ask(source, asked, window(period))
+    last_updated = now.last_updated
+    pushed &= now.pushed_down
+    prev_value = None
+    if period.previous is not None:
+        prev = _ask(source, asked, window(period.previous))
+        pushed &= prev.pushed_down
+        prev_value = prev.total
+    total = Figure(now.total, prev_value)
+
+    breakdowns: dict[str, tuple[Item, ...]] = {}
+    for b in recipe.breakdowns:
+        top = _ask(source, asked, window(period, group_by=b.group_by, top=b.top))
+        pushed &= top.pushed_down
+        keys = [k for k, _ in top.rows]
+        before: dict[str, float] = {}
+        if period.previous is not None and keys:
+            q = window(period.previous, group_by=b.group_by)
+            q = replace(q, filters=q.filters + (
+                Filter(b.group_by, "in", tuple(k for k in keys if k != "(blank)")),))
+            ans = _ask(source, asked, q)
+            pushed &= ans.pushed_down
+            before = ans.as_dict()
+        items = []
+        for rank, (key, value) in enumerate(top.rows, start=1):
+            items.append(Item(
+                key=key, label=recipe.labels.get(key, key), value=value,
+                previous=before.get(key, 0.0) if period.previous is not None else None,
+                share=(value / total.value) if total.value else 0.0, rank=rank))
+        breakdowns[b.name] = tuple(items)
+
+    series: dict[str, tuple[Point, ...]] = {}
+    for sp in recipe.series:
+        first, last = series_window(period, sp.bucket, sp.count)
+        start, end = day_bounds(first, last, period.tz)
+        ans = _ask(source, asked, Query(
+            dataset=src.dataset, date_field=src.date_field, start=start, end=end,
+            filters=_base_filters(recipe), measure=src.measure, bucket=sp.bucket,
+            order="key_asc"))
+        pushed &= ans.pushed_down
+        series[sp.name] = tuple(Point(k, *_bucket_labels(k, sp.bucket), v) for k, v in ans.rows)
+
+    goal = None
+    if recipe.goal is not None:
+        g = recipe.goal
+        begin = g.start or period.first_day
+        start, end = day_bounds(begin, period.last_day, period.tz)
+        ans = _ask(source, asked, Query(
+            dataset=src.dataset, date_field=src.date_field, start=start, end=end,
+            filters=_base_filters(recipe), measure=src.measure))
+        pushed &= ans.pushed_down
+        span = max((g.deadline - begin).days + 1, 1)
+        elapsed = min(max((period.last_day - begin).days + 1, 0), span)
+        goal = Progress(label=g.label, target=g.target, value=ans.total,
+                        share=ans.total / g.target if g.target else 0.0,
+                        expected=g.target * elapsed / span, deadline=g.deadline,
+                        days_left=max((g.deadline - period.last_day).days, 0))
+
+    figures = Figures(total, breakdowns, series, goal, last_updated, tuple(asked), pushed)
+    if total.value == 0 and not (goal and goal.value):
+        raise DataError(
+            f"recipe {recipe.name!r}: no {recipe.noun} in {src.dataset} for {period.label} "
+            f"({period.first_day} to {period.last_day}): an empty period never becomes a post "
+            f"(check the dataset is current, or the recipe's filters)")
+    return figures
+
+
+def _bucket_labels(key: str, bucket: str) -> tuple[str, str]:
+    d = date.fromisoformat(key[:10])
+    if bucket == "month":
+        return _MONTHS[d.month - 1][:3], f"{_MONTHS[d.month - 1]} {d.year}"
+    if bucket == "year":
+        return str(d.year), str(d.year)
+    if bucket == "week":
+        end = d + timedelta(days=6)
+        return f"{_AP[d.month - 1]} {d.day}", f"the week of {_AP[d.month - 1]} {d.day}" + (
+            f" to {_AP[end.month - 1]} {end.day}" if end.month != d.month else f"–{end.day}")
+    return f"{_AP[d.month - 1]} {d.day}", f"{_AP[d.month - 1]} {d.day}, {d.year}"

@@ -1,0 +1,197 @@
+"""The store's tables (SQLAlchemy Core) and the migrations that build them, step by step.
+
+A database records its schema version in `schema_version`. `migrate()` applies every step
+after that version in one transaction each, so an old database upgrades with its rows intact;
+a new one is built by running all the steps from zero. Add a step, never edit an old one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    Connection,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    inspect,
+    text,
+)
+
+metadata = MetaData()
+TS = DateTime(timezone=True)
+
+schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+drafts = Table(
+    "drafts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recipe", String(200), nullable=False),
+    Column("title", Text, nullable=False, default=""),
+    Column("period_key", String(100), nullable=False),
+    Column("period_label", Text, nullable=False, default=""),
+    Column("as_of", TS, nullable=False),
+    Column("slot_at", TS, nullable=False),
+    Column("state", String(40), nullable=False),
+    Column("approval", String(40), nullable=False),
+    Column("platforms", Text, nullable=False),  # JSON list
+    Column("data_hash", String(64), nullable=False),
+    Column("revision", Integer, nullable=False, default=1),
+    Column("reasons", Text, nullable=False, default="[]"),  # JSON list of guard reasons
+    Column("figures", Text, nullable=False, default="{}"),  # JSON
+    Column("source", Text, nullable=False, default="{}"),  # JSON: portal, dataset, query, ...
+    Column("error", Text, nullable=False, default=""),
+    Column("retry_at", TS, nullable=True),
+    Column("claimed_by", String(200), nullable=True),
+    Column("claimed_at", TS, nullable=True),
+    Column("created_at", TS, nullable=False),
+    Column("updated_at", TS, nullable=False),
+    UniqueConstraint("recipe", "period_key", "data_hash", name="uq_drafts_recipe_period_data"),
+)
+Index("ix_drafts_state_slot", drafts.c.state, drafts.c.slot_at)
+
+revisions = Table(
+    "revisions", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("draft_id", Integer, ForeignKey("drafts.id"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("thread", Text, nullable=False),  # JSON: {platform: [{"text", "charts": [names]}]}
+    Column("alts", Text, nullable=False, default="{}"),  # JSON: {chart name: alt text}
+    Column("author", String(200), nullable=False),
+    Column("created_at", TS, nullable=False),
+    UniqueConstraint("draft_id", "revision", name="uq_revisions_draft_revision"),
+)
+
+charts = Table(
+    "charts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("draft_id", Integer, ForeignKey("drafts.id"), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("png", LargeBinary, nullable=False),
+    Column("alt", Text, nullable=False),
+    Column("width", Integer, nullable=False),
+    Column("height", Integer, nullable=False),
+    UniqueConstraint("draft_id", "name", name="uq_charts_draft_name"),
+)
+
+audit = Table(
+    "audit", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("draft_id", Integer, nullable=True),
+    Column("at", TS, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(60), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+)
+Index("ix_audit_draft", audit.c.draft_id)
+
+receipts = Table(
+    "receipts", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("draft_id", Integer, ForeignKey("drafts.id"), nullable=False),
+    Column("platform", String(20), nullable=False),
+    Column("account", String(200), nullable=False),
+    Column("post_index", Integer, nullable=False),
+    Column("key", String(100), nullable=False, default=""),  # bluesky rkey chosen before write
+    Column("intent_at", TS, nullable=False),
+    Column("remote_id", String(200), nullable=True),
+    Column("uri", Text, nullable=True),
+    Column("cid", String(200), nullable=True),
+    Column("posted_at", TS, nullable=True),
+    Column("deleted_at", TS, nullable=True),
+    UniqueConstraint("draft_id", "platform", "post_index", name="uq_receipts_post"),
+)
+
+deliveries = Table(  # one row per draft per platform: platforms publish independently
+    "deliveries", metadata,
+    Column("draft_id", Integer, ForeignKey("drafts.id"), primary_key=True),
+    Column("platform", String(20), primary_key=True),
+    Column("account", String(200), nullable=False),
+    Column("state", String(40), nullable=False),  # pending|done|failed|rate_limited|needs_person
+    Column("error", Text, nullable=False, default=""),
+    Column("retry_at", TS, nullable=True),
+    Column("updated_at", TS, nullable=False),
+)
+
+runs = Table(
+    "runs", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recipe", String(200), nullable=False),
+    Column("period_key", String(100), nullable=False, default=""),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS, nullable=True),
+    Column("outcome", String(40), nullable=False),  # drafted|unchanged|skipped|failed
+    Column("detail", Text, nullable=False, default=""),
+    Column("draft_id", Integer, nullable=True),
+)
+Index("ix_runs_recipe", runs.c.recipe, runs.c.started_at)
+
+users = Table(
+    "users", metadata,
+    Column("name", String(200), primary_key=True),
+    Column("role", String(20), nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("created_at", TS, nullable=False),
+    Column("active", Boolean, nullable=False, default=True),
+)
+
+history = Table(  # figures of past drafts, for the unusual-change guard
+    "history", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recipe", String(200), nullable=False),
+    Column("period_key", String(100), nullable=False),
+    Column("figure", String(200), nullable=False),
+    Column("value", Text, nullable=False),
+    UniqueConstraint("recipe", "period_key", "figure", name="uq_history"),
+)
+
+
+def _step1(conn: Connection) -> None:
+    """The first schema: every table above as it was first written."""
+    metadata.create_all(conn, tables=[
+        drafts, revisions, charts, audit, receipts, deliveries, runs, users, history])
+
+
+# (version, description, step). Add new steps at the end; never edit an old one.
+MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
+    (1, "drafts, revisions, charts, audit, receipts, deliveries, runs, users, history",
+     _step1),
+]
+LATEST = MIGRATIONS[-1][0]
+
+
+def current_version(conn: Connection) -> int:
+    if not inspect(conn).has_table("schema_version"):
+        return 0
+    row = conn.execute(text("SELECT max(version) FROM schema_version")).first()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def migrate(conn: Connection) -> list[int]:
+    """Apply the steps after the database's version; return the versions applied."""
+    if not inspect(conn).has_table("schema_version"):
+        schema_version.create(conn)
+    have = current_version(conn)
+    if have > LATEST:
+        from bot.errors import StoreError
+
+        raise StoreError(f"the database has schema version {have}, newer than this citycrier "
+                         f"knows ({LATEST}): upgrade citycrier")
+    applied = []
+    for version, _description, step in MIGRATIONS:
+        if version > have:
+            step(conn)
+            conn.execute(schema_version.insert().values(version=version))
+            applied.append(version)
+    return applied

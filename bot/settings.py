@@ -1,0 +1,169 @@
+"""The shapes of config.toml and posts/*.toml, as frozen dataclasses.
+
+`config.py` reads and validates the files into these; everything else only reads them.
+Secrets never appear here: only the *names* of the environment variables that hold them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+from bot.query import Filter, Measure
+
+PORTAL_KINDS = ("file", "socrata", "arcgis", "ckan")
+APPROVAL_MODES = ("required", "auto", "auto-unless-unusual")
+PLATFORMS = ("x", "bluesky")
+CHART_KINDS = ("bar", "column", "line")
+
+
+@dataclass(frozen=True)
+class PortalConfig:
+    name: str
+    kind: str  # one of PORTAL_KINDS
+    label: str  # how a source line names it: "Open Baltimore"
+    url: str = ""  # socrata: https://data.brla.gov ; arcgis: .../rest/services ; ckan: site root
+    path: Path | None = None  # file: folder holding DATASET.csv / DATASET.json
+    app_token_env: str = ""  # socrata: env var holding the X-App-Token
+    soda3: bool = False  # socrata: use POST /api/v3/views/ID/query.json
+    sql: bool = True  # ckan: try datastore_search_sql first
+    timeout_seconds: float = 30.0
+    retries: int = 4
+    page_size: int = 0  # 0: the portal's own maximum
+    dataset_link: str = ""  # e.g. "https://data.brla.gov/d/{dataset}"
+    synthetic: bool = False  # the data is a synthetic sample: say so wherever shown
+
+
+@dataclass(frozen=True)
+class AccountConfig:
+    name: str
+    platform: str  # "x" | "bluesky"
+    handle: str = ""
+    service: str = "https://bsky.social"  # bluesky: the PDS or entryway
+    api_base: str = "https://api.twitter.com"  # x
+    # names of environment variables, never the secrets themselves
+    app_password_env: str = ""  # bluesky
+    consumer_key_env: str = ""  # x
+    consumer_secret_env: str = ""
+    access_token_env: str = ""
+    access_token_secret_env: str = ""
+    posts_per_hour: int = 30
+    posts_per_day: int = 200
+
+
+@dataclass(frozen=True)
+class ApprovalConfig:
+    default: str = "required"  # one of APPROVAL_MODES
+    two_person: bool = False  # the approver may not be the last editor
+    missed_slot_grace_minutes: int = 60  # past this, an unposted slot waits for a person
+
+
+@dataclass(frozen=True)
+class NotifyConfig:
+    webhook_url_env: str = ""  # env var holding a Slack-compatible webhook URL
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_from: str = ""
+    smtp_to: tuple[str, ...] = ()
+    smtp_user_env: str = ""
+    smtp_password_env: str = ""
+    smtp_starttls: bool = False
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8080
+    secret_key_env: str = "CITYCRIER_SECRET_KEY"
+    session_hours: int = 12
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path  # the config file
+    root: Path  # its folder: relative paths resolve against it
+    timezone: str
+    posts_dir: Path
+    templates_dir: Path
+    storage_url: str  # sqlite:///... or postgresql://...
+    state_dir: Path  # sessions, HTTP cache
+    outbox_dir: Path
+    portals: dict[str, PortalConfig]
+    accounts: dict[str, AccountConfig]  # by name
+    approval: ApprovalConfig = field(default_factory=ApprovalConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    schedule_grace_minutes: int = 30
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """A ranked split of the period's measure by one column: top N categories."""
+
+    name: str
+    group_by: str
+    top: int = 5
+
+
+@dataclass(frozen=True)
+class SeriesSpec:
+    """The measure per day/week/month for `count` buckets ending with the period."""
+
+    name: str
+    bucket: str  # day | week | month | year
+    count: int = 12
+
+
+@dataclass(frozen=True)
+class GoalSpec:
+    """Progress of the period's measure toward a target by a deadline."""
+
+    target: float
+    label: str  # what is counted toward the goal: "homes back in residents' hands"
+    deadline: date
+    start: date | None = None  # when counting began (default: the period's first day)
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    name: str
+    kind: str  # bar | column | line
+    data: str  # the name of a breakdown or series
+    title: str  # a Jinja2 expression string rendered with the thread's figures
+    unit: str = ""  # what a bar counts, plural: "requests"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    portal: str
+    dataset: str
+    date_field: str
+    period: str  # one of periods.PERIODS
+    measure: Measure = field(default_factory=Measure)
+    filters: tuple[Filter, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipe:
+    name: str  # the file's stem
+    path: Path
+    title: str
+    template: str  # file name under templates/
+    schedule: str  # cron, five fields, in the config's timezone
+    source: SourceSpec
+    approval: str = "required"
+    platforms: tuple[str, ...] = ("bluesky", "x")
+    noun: str = "records"  # what one row is, plural: "requests", "incidents"
+    breakdowns: tuple[Breakdown, ...] = ()
+    series: tuple[SeriesSpec, ...] = ()
+    goal: GoalSpec | None = None
+    charts: tuple[ChartSpec, ...] = ()
+    labels: dict[str, str] = field(default_factory=dict)
+    split: bool = False
+    numbering: bool = False
+    max_grade: float = 9.0
+    unusual_change: float = 0.5  # a move of more than 50% forces review under auto-unless-unusual
+    stale_after: timedelta | None = None
+    publish_after: timedelta = timedelta(hours=4)  # the slot: drafting time + this
+    enabled: bool = True

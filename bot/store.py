@@ -1,0 +1,617 @@
+"""The store: drafts, their revisions and charts, receipts, runs, users and the audit trail.
+
+One module owns the database (SQLite by default, PostgreSQL for several processes). Every
+state change is a conditional UPDATE (`... WHERE id = ? AND state IN (...)`) in the same
+transaction as its audit row, so two people approving at once produce one approval, and a
+change that lost the race is told so. Rows are never deleted; edits add revisions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Engine,
+    and_,
+    create_engine,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
+
+from bot import schema as s
+from bot.errors import NotFound, StoreError, TransitionError
+
+PENDING = "pending_review"
+APPROVED = "approved"
+PUBLISHING = "publishing"
+PUBLISHED = "published"
+PARTIAL = "partially_published"
+ON_HOLD = "on_hold"  # approved, but its slot passed long ago: waits for a person
+REJECTED = "rejected"
+EXPIRED = "expired"
+SUPERSEDED = "superseded"
+RETRACTED = "retracted"
+STATES = (PENDING, APPROVED, PUBLISHING, PUBLISHED, PARTIAL, ON_HOLD, REJECTED, EXPIRED,
+          SUPERSEDED, RETRACTED)
+OPEN_STATES = (PENDING, APPROVED, PUBLISHING, PARTIAL, ON_HOLD, EXPIRED)
+
+# action -> (states it may start from, state it leads to); None keeps the state
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
+    "approve": ((PENDING,), APPROVED),
+    "reject": ((PENDING, APPROVED, ON_HOLD, EXPIRED), REJECTED),
+    "edit": ((PENDING, APPROVED, ON_HOLD, EXPIRED), PENDING),
+    "expire": ((PENDING,), EXPIRED),
+    "reschedule": ((PENDING, APPROVED, ON_HOLD, EXPIRED, PARTIAL), None),
+    "supersede": ((PENDING, EXPIRED), SUPERSEDED),
+    "hold": ((APPROVED, PARTIAL, PUBLISHING), ON_HOLD),
+    "release": ((ON_HOLD,), APPROVED),
+    "published": ((PUBLISHING,), PUBLISHED),
+    "partial": ((PUBLISHING,), PARTIAL),
+    "retract": ((PUBLISHED, PARTIAL, ON_HOLD), RETRACTED),
+}
+LEASE = timedelta(minutes=10)  # a publishing claim older than this, unrefreshed, is abandoned
+
+
+def utc(dt: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes: they were stored as UTC."""
+    if dt is None:
+        return None
+    return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class Post:
+    text: str
+    charts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Draft:
+    id: int
+    recipe: str
+    title: str
+    period_key: str
+    period_label: str
+    as_of: datetime
+    slot_at: datetime
+    state: str
+    approval: str
+    platforms: tuple[str, ...]
+    data_hash: str
+    revision: int
+    reasons: tuple[str, ...]
+    figures: dict[str, Any]
+    source: dict[str, Any]
+    error: str
+    retry_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    claimed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class Revision:
+    revision: int
+    thread: dict[str, tuple[Post, ...]]  # platform -> posts
+    alts: dict[str, str]  # chart name -> alt text as edited
+    author: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredChart:
+    name: str
+    kind: str
+    title: str
+    png: bytes
+    alt: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class AuditRow:
+    at: datetime
+    actor: str
+    action: str
+    detail: str
+    draft_id: int | None
+
+
+@dataclass(frozen=True)
+class Receipt:
+    draft_id: int
+    platform: str
+    account: str
+    post_index: int
+    key: str
+    intent_at: datetime
+    remote_id: str | None
+    uri: str | None
+    cid: str | None
+    posted_at: datetime | None
+    deleted_at: datetime | None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.posted_at is not None
+
+
+@dataclass(frozen=True)
+class NewDraft:
+    recipe: str
+    title: str
+    period_key: str
+    period_label: str
+    as_of: datetime
+    slot_at: datetime
+    approval: str
+    state: str  # PENDING or APPROVED
+    platforms: tuple[str, ...]
+    data_hash: str
+    thread: dict[str, tuple[Post, ...]]
+    reasons: tuple[str, ...] = ()
+    figures: dict[str, Any] = field(default_factory=dict)
+    source: dict[str, Any] = field(default_factory=dict)
+    charts: tuple[StoredChart, ...] = ()
+    history: dict[str, float] = field(default_factory=dict)  # figure -> value, for guards
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _owner_dead(claimed_by: str | None) -> bool:
+    """True when the claim belongs to a process on this host that no longer runs."""
+    if not claimed_by or ":" not in claimed_by:
+        return False
+    host, _, pid = claimed_by.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class Store:
+    """The database behind citycrier. `Store(url)` migrates it to the latest schema."""
+
+    def __init__(self, url: str, *, clock: Callable[[], datetime] | None = None,
+                 migrate: bool = True) -> None:
+        self.url = url
+        self.clock = clock or (lambda: datetime.now(UTC))
+        if url.startswith("postgresql://"):
+            url = "postgresql+psycopg://" + url[len("postgresql://"):]
+        self.dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
+        if self.dialect == "sqlite":
+            path = url[len("sqlite:///"):]
+            if path and path != ":memory:":
+                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            self.engine: Engine = create_engine(url, connect_args={"timeout": 30})
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql(
+                "BEGIN IMMEDIATE"))
+        else:
+            self.engine = create_engine(url, pool_pre_ping=True)
+        if migrate:
+            self.migrate()
+
+    def migrate(self) -> list[int]:
+        with self.engine.begin() as conn:
+            return s.migrate(conn)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ------------------------------------------------------------------------------ drafts
+
+    def create_draft(self, new: NewDraft, actor: str = "citycrier") -> tuple[int, bool]:
+        """Insert a draft unless one exists for the same recipe, period and data.
+
+        Returns (id, created). An older open draft for the same recipe and period with other
+        data is superseded; a published one is left alone and no new draft is made."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            same = conn.execute(select(s.drafts.c.id).where(
+                s.drafts.c.recipe == new.recipe, s.drafts.c.period_key == new.period_key,
+                s.drafts.c.data_hash == new.data_hash)).first()
+            if same:
+                return int(same[0]), False
+            done = conn.execute(select(s.drafts.c.id).where(
+                s.drafts.c.recipe == new.recipe, s.drafts.c.period_key == new.period_key,
+                s.drafts.c.state.in_((APPROVED, PUBLISHING, PUBLISHED, PARTIAL, ON_HOLD))
+            )).first()
+            if done:
+                return int(done[0]), False
+            try:
+                with conn.begin_nested():
+                    draft_id = conn.execute(insert(s.drafts).values(
+                        recipe=new.recipe, title=new.title, period_key=new.period_key,
+                        period_label=new.period_label, as_of=new.as_of, slot_at=new.slot_at,
+                        state=new.state, approval=new.approval,
+                        platforms=json.dumps(list(new.platforms)), data_hash=new.data_hash,
+                        revision=1, reasons=json.dumps(list(new.reasons)),
+                        figures=json.dumps(new.figures, default=str),
+                        source=json.dumps(new.source, default=str), error="",
+                        created_at=now, updated_at=now)).inserted_primary_key[0]
+            except IntegrityError:  # another process drafted the same thing just now
+                row = conn.execute(select(s.drafts.c.id).where(
+                    s.drafts.c.recipe == new.recipe, s.drafts.c.period_key == new.period_key,
+                    s.drafts.c.data_hash == new.data_hash)).first()
+                if row is None:
+                    raise
+                return int(row[0]), False
+            conn.execute(insert(s.revisions).values(
+                draft_id=draft_id, revision=1, thread=_thread_json(new.thread),
+                alts=json.dumps({c.name: c.alt for c in new.charts}), author=actor,
+                created_at=now))
+            for c in new.charts:
+                conn.execute(insert(s.charts).values(
+                    draft_id=draft_id, name=c.name, kind=c.kind, title=c.title, png=c.png,
+                    alt=c.alt, width=c.width, height=c.height))
+            older = conn.execute(select(s.drafts.c.id).where(
+                s.drafts.c.recipe == new.recipe, s.drafts.c.period_key == new.period_key,
+                s.drafts.c.id != draft_id, s.drafts.c.state.in_((PENDING, EXPIRED)))).all()
+            for (old_id,) in older:
+                conn.execute(update(s.drafts).where(s.drafts.c.id == old_id).values(
+                    state=SUPERSEDED, updated_at=now))
+                self._audit(conn, old_id, actor, "supersede", f"newer data: draft {draft_id}")
+            for figure, value in new.history.items():
+                conn.execute(s.history.delete().where(
+                    s.history.c.recipe == new.recipe, s.history.c.period_key == new.period_key,
+                    s.history.c.figure == figure))
+                conn.execute(insert(s.history).values(
+                    recipe=new.recipe, period_key=new.period_key, figure=figure,
+                    value=json.dumps(value)))
+            how = "born approved (approval: auto)" if new.state == APPROVED else \
+                "waiting for review"
+            reasons = "; ".join(new.reasons)
+            self._audit(conn, draft_id, actor, "draft",
+                        f"{new.period_label}: {how}" + (f"; guards: {reasons}" if reasons
+                                                        else ""))
+        return int(draft_id), True
+
+    def get_draft(self, draft_id: int) -> Draft:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.drafts).where(s.drafts.c.id == draft_id)).first()
+        if row is None:
+            raise NotFound(f"no draft {draft_id} (see `citycrier queue` for the drafts there are)")
+        return _draft(row)
+
+    def list_drafts(self, states: Iterable[str] | None = None, recipe: str | None = None,
+                    limit: int | None = None, offset: int = 0) -> list[Draft]:
+        q = select(s.drafts)
+        if states:
+            q = q.where(s.drafts.c.state.in_(tuple(states)))
+        if recipe:
+            q = q.where(s.drafts.c.recipe == recipe)
+        q = q.order_by(s.drafts.c.slot_at, s.drafts.c.id).offset(offset)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return [_draft(r) for r in conn.execute(q)]
+
+    def count_by_state(self) -> dict[str, int]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.drafts.c.state, func.count()).group_by(
+                s.drafts.c.state)).all()
+        return {state: int(n) for state, n in rows}
+
+    def revision(self, draft_id: int, revision: int | None = None) -> Revision:
+        q = select(s.revisions).where(s.revisions.c.draft_id == draft_id)
+        q = q.where(s.revisions.c.revision == revision) if revision else q.order_by(
+            s.revisions.c.revision.desc()).limit(1)
+        with self.engine.connect() as conn:
+            row = conn.execute(q).first()
+        if row is None:
+            raise NotFound(f"draft {draft_id} has no revision {revision or ''}".strip())
+        return _revision(row)
+
+    def revisions(self, draft_id: int) -> list[Revision]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.revisions).where(
+                s.revisions.c.draft_id == draft_id).order_by(s.revisions.c.revision)).all()
+        return [_revision(r) for r in rows]
+
+    def charts(self, draft_id: int) -> list[StoredChart]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.charts).where(
+                s.charts.c.draft_id == draft_id).order_by(s.charts.c.id)).all()
+        return [StoredChart(r.name, r.kind, r.title, bytes(r.png), r.alt, r.width, r.height)
+                for r in rows]
+
+    def figure_history(self, recipe: str, figure: str, before_key: str) -> list[float]:
+        """Past values of one figure for a recipe (periods keyed before `before_key`)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.history.c.value).where(
+                s.history.c.recipe == recipe, s.history.c.figure == figure,
+                s.history.c.period_key != before_key)).all()
+        return [float(json.loads(v)) for (v,) in rows]
+
+    # ------------------------------------------------------------------------- transitions
+
+    def transition(self, draft_id: int, action: str, actor: str, detail: str = "", *,
+                   thread: dict[str, tuple[Post, ...]] | None = None,
+                   alts: dict[str, str] | None = None, slot_at: datetime | None = None,
+                   error: str | None = None, retry_at: datetime | None = None,
+                   expect_revision: int | None = None) -> Draft:
+        """Move a draft by `action` if its state allows; write the audit row with it."""
+        allowed, to_state = TRANSITIONS[action]
+        now = self.clock()
+        with self.engine.begin() as conn:
+            row = conn.execute(select(s.drafts).where(s.drafts.c.id == draft_id)).first()
+            if row is None:
+                raise NotFound(f"no draft {draft_id}")
+            values: dict[str, Any] = {"updated_at": now}
+            if to_state:
+                values["state"] = to_state
+            if slot_at is not None:
+                values["slot_at"] = slot_at
+            if error is not None:
+                values["error"] = error
+            if action in ("reschedule", "release", "approve") or retry_at is not None:
+                values["retry_at"] = retry_at
+            if action == "reschedule" and row.state == EXPIRED:
+                values["state"] = PENDING
+            cond = [s.drafts.c.id == draft_id, s.drafts.c.state.in_(allowed)]
+            if expect_revision is not None:
+                cond.append(s.drafts.c.revision == expect_revision)
+            if thread is not None:
+                values["revision"] = s.drafts.c.revision + 1
+            done = conn.execute(update(s.drafts).where(*cond).values(**values)).rowcount
+            if done != 1:
+                current = conn.execute(select(s.drafts.c.state, s.drafts.c.revision).where(
+                    s.drafts.c.id == draft_id)).first()
+                assert current is not None
+                if expect_revision is not None and current.revision != expect_revision:
+                    raise TransitionError(
+                        f"draft {draft_id} changed while you were looking at it (now revision "
+                        f"{current.revision}): reload it and try again")
+                raise TransitionError(
+                    f"draft {draft_id} is {current.state.replace('_', ' ')}: it cannot be "
+                    f"{_past(action)} (it can be from: {', '.join(allowed)})")
+            if thread is not None:
+                rev = row.revision + 1
+                prev = conn.execute(select(s.revisions.c.alts).where(
+                    s.revisions.c.draft_id == draft_id,
+                    s.revisions.c.revision == row.revision)).scalar_one()
+                merged = {**json.loads(prev), **(alts or {})}
+                conn.execute(insert(s.revisions).values(
+                    draft_id=draft_id, revision=rev, thread=_thread_json(thread),
+                    alts=json.dumps(merged), author=actor, created_at=now))
+            self._audit(conn, draft_id, actor, action, detail)
+            new = conn.execute(select(s.drafts).where(s.drafts.c.id == draft_id)).first()
+        assert new is not None
+        return _draft(new)
+
+    def set_error(self, draft_id: int, error: str, retry_at: datetime | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(s.drafts).where(s.drafts.c.id == draft_id).values(
+                error=error, retry_at=retry_at, updated_at=self.clock()))
+
+    # ---------------------------------------------------------------------------- claiming
+
+    def claim_due(self, now: datetime, worker: str | None = None, limit: int = 10,
+                  draft_ids: Iterable[int] | None = None) -> list[Draft]:
+        """Claim drafts due for publishing: approved or partially published, slot come,
+        retry time passed; also publishing drafts whose claimant died or went silent.
+
+        On PostgreSQL rows are taken with FOR UPDATE SKIP LOCKED, so processes sharing the
+        database never claim the same draft; on SQLite the write lock serialises claims."""
+        worker = worker or worker_id()
+        d = s.drafts.c
+        due = and_(d.state.in_((APPROVED, PARTIAL)), d.slot_at <= now,
+                   or_(d.retry_at.is_(None), d.retry_at <= now))
+        q = select(s.drafts).where(or_(due, d.state == PUBLISHING))
+        if draft_ids is not None:
+            q = q.where(d.id.in_(tuple(draft_ids)))
+        q = q.order_by(d.slot_at, d.id)
+        if self.dialect == "postgresql":
+            q = q.with_for_update(skip_locked=True)
+        claimed = []
+        with self.engine.begin() as conn:
+            for row in conn.execute(q).all():
+                if len(claimed) >= limit:
+                    break
+                if row.state == PUBLISHING and not (
+                        utc(row.claimed_at) < now - LEASE or _owner_dead(row.claimed_by)):
+                    continue
+                conn.execute(update(s.drafts).where(d.id == row.id).values(
+                    state=PUBLISHING, claimed_by=worker, claimed_at=now, updated_at=now))
+                self._audit(conn, row.id, worker, "claim",
+                            "resumed after an interrupted run" if row.state == PUBLISHING
+                            else f"publishing ({row.state.replace('_', ' ')})")
+                claimed.append(row.id)
+        return [self.get_draft(i) for i in claimed]
+
+    def renew_claim(self, draft_id: int, worker: str | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(s.drafts).where(
+                s.drafts.c.id == draft_id, s.drafts.c.state == PUBLISHING).values(
+                claimed_at=self.clock(), claimed_by=worker or worker_id()))
+
+    # ---------------------------------------------------------------------------- receipts
+
+    def record_intent(self, draft_id: int, platform: str, account: str, post_index: int,
+                      key: str) -> Receipt:
+        """Write the intent to post before the remote call; keep an existing one."""
+        now = self.clock()
+        with self.engine.begin() as conn:
+            existing = conn.execute(select(s.receipts).where(
+                s.receipts.c.draft_id == draft_id, s.receipts.c.platform == platform,
+                s.receipts.c.post_index == post_index)).first()
+            if existing is None:
+                conn.execute(insert(s.receipts).values(
+                    draft_id=draft_id, platform=platform, account=account,
+                    post_index=post_index, key=key, intent_at=now))
+            elif existing.posted_at is None and existing.key != key:
+                conn.execute(update(s.receipts).where(s.receipts.c.id == existing.id).values(
+                    key=key, intent_at=now))
+        return self.receipt(draft_id, platform, post_index)  # type: ignore[return-value]
+
+    def confirm_receipt(self, draft_id: int, platform: str, post_index: int, remote_id: str,
+                        uri: str = "", cid: str = "", posted_at: datetime | None = None) -> None:
+        with self.engine.begin() as conn:
+            n = conn.execute(update(s.receipts).where(
+                s.receipts.c.draft_id == draft_id, s.receipts.c.platform == platform,
+                s.receipts.c.post_index == post_index).values(
+                remote_id=remote_id, uri=uri, cid=cid,
+                posted_at=posted_at or self.clock())).rowcount
+            if n != 1:
+                raise StoreError(f"no intent recorded for draft {draft_id} {platform} post "
+                                 f"{post_index + 1}")
+
+    def mark_deleted(self, draft_id: int, platform: str, post_index: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(update(s.receipts).where(
+                s.receipts.c.draft_id == draft_id, s.receipts.c.platform == platform,
+                s.receipts.c.post_index == post_index).values(deleted_at=self.clock()))
+
+    def receipt(self, draft_id: int, platform: str, post_index: int) -> Receipt | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(s.receipts).where(
+                s.receipts.c.draft_id == draft_id, s.receipts.c.platform == platform,
+                s.receipts.c.post_index == post_index)).first()
+        return _receipt(row) if row else None
+
+    def receipts(self, draft_id: int, platform: str | None = None) -> list[Receipt]:
+        q = select(s.receipts).where(s.receipts.c.draft_id == draft_id)
+        if platform:
+            q = q.where(s.receipts.c.platform == platform)
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(s.receipts.c.platform,
+                                           s.receipts.c.post_index)).all()
+        return [_receipt(r) for r in rows]
+
+    def posts_since(self, account: str, since: datetime) -> int:
+        """Confirmed posts by an account since a moment (for per-account caps)."""
+        with self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(s.receipts).where(
+                s.receipts.c.account == account, s.receipts.c.posted_at >= since)).scalar_one())
+
+    # -------------------------------------------------------------------------- deliveries
+
+    def set_delivery(self, draft_id: int, platform: str, account: str, state: str,
+                     error: str = "", retry_at: datetime | None = None) -> None:
+        now = self.clock()
+        with self.engine.begin() as conn:
+            n = conn.execute(update(s.deliveries).where(
+                s.deliveries.c.draft_id == draft_id, s.deliveries.c.platform == platform
+            ).values(account=account, state=state, error=error, retry_at=retry_at,
+                     updated_at=now)).rowcount
+            if n == 0:
+                conn.execute(insert(s.deliveries).values(
+                    draft_id=draft_id, platform=platform, account=account, state=state,
+                    error=error, retry_at=retry_at, updated_at=now))
+
+    def deliveries(self, draft_id: int) -> dict[str, dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.deliveries).where(
+                s.deliveries.c.draft_id == draft_id)).all()
+        return {r.platform: {"account": r.account, "state": r.state, "error": r.error,
+                             "retry_at": utc(r.retry_at)} for r in rows}
+
+    # ---------------------------------------------------------------------------- audit, runs
+
+    def _audit(self, conn: Any, draft_id: int | None, actor: str, action: str,
+               detail: str) -> None:
+        conn.execute(insert(s.audit).values(draft_id=draft_id, at=self.clock(), actor=actor,
+                                            action=action, detail=detail))
+
+    def add_audit(self, draft_id: int | None, actor: str, action: str, detail: str = "") -> None:
+        with self.engine.begin() as conn:
+            self._audit(conn, draft_id, actor, action, detail)
+
+    def audit(self, draft_id: int | None = None, limit: int | None = None) -> list[AuditRow]:
+        q = select(s.audit)
+        if draft_id is not None:
+            q = q.where(s.audit.c.draft_id == draft_id)
+        q = q.order_by(s.audit.c.id)
+        if limit:
+            q = q.limit(limit)
+        with self.engine.connect() as conn:
+            return [AuditRow(utc(r.at), r.actor, r.action, r.detail, r.draft_id)  # type: ignore[arg-type]
+                    for r in conn.execute(q)]
+
+    def record_run(self, recipe: str, period_key: str, started_at: datetime, outcome: str,
+                   detail: str = "", draft_id: int | None = None) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(s.runs).values(
+                recipe=recipe, period_key=period_key, started_at=started_at,
+                finished_at=self.clock(), outcome=outcome, detail=detail, draft_id=draft_id))
+
+    def last_runs(self) -> dict[str, dict[str, Any]]:
+        """The latest run of each recipe."""
+        with self.engine.connect() as conn:
+            latest = select(s.runs.c.recipe, func.max(s.runs.c.id).label("id")).group_by(
+                s.runs.c.recipe).subquery()
+            rows = conn.execute(select(s.runs).join(latest, s.runs.c.id == latest.c.id)).all()
+        return {r.recipe: {"started_at": utc(r.started_at), "outcome": r.outcome,
+                           "detail": r.detail, "period_key": r.period_key,
+                           "draft_id": r.draft_id} for r in rows}
+
+    def recent_failures(self, limit: int = 10) -> list[dict[str, Any]]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.runs).where(s.runs.c.outcome.in_(
+                ("failed", "skipped"))).order_by(s.runs.c.id.desc()).limit(limit)).all()
+        return [{"recipe": r.recipe, "at": utc(r.started_at), "outcome": r.outcome,
+                 "detail": r.detail} for r in rows]
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # let SQLAlchemy's "begin" listener issue BEGIN
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def _past(action: str) -> str:
+    return {"approve": "approved", "reject": "rejected", "edit": "edited",
+            "expire": "expired", "reschedule": "rescheduled", "supersede": "superseded",
+            "hold": "put on hold", "release": "released", "published": "marked published",
+            "partial": "marked partially published", "retract": "retracted"}.get(action, action)
+
+
+def _thread_json(thread: dict[str, tuple[Post, ...]]) -> str:
+    return json.dumps({p: [{"text": x.text, "charts": list(x.charts)} for x in posts]
+                       for p, posts in thread.items()}, ensure_ascii=False)
+
+
+def _draft(r: Any) -> Draft:
+    return Draft(
+        id=r.id, recipe=r.recipe, title=r.title, period_key=r.period_key,
+        period_label=r.period_label, as_of=utc(r.as_of), slot_at=utc(r.slot_at),  # type: ignore[arg-type]
+        state=r.state, approval=r.approval, platforms=tuple(json.loads(r.platforms)),
+        data_hash=r.data_hash, revision=r.revision, reasons=tuple(json.loads(r.reasons)),
+        figures=json.loads(r.figures), source=json.loads(r.source), error=r.error,
+        retry_at=utc(r.retry_at), created_at=utc(r.created_at),  # type: ignore[arg-type]
+        updated_at=utc(r.updated_at), claimed_by=r.claimed_by)  # type: ignore[arg-type]
+
+
+def _revision(r: Any) -> Revision:
+    raw = json.loads(r.thread)
+    thread = {p: tuple(Post(x["text"], tuple(x.get("charts", ()))) for x in posts)
+              for p, posts in raw.items()}
+    return Revision(r.revision, thread, json.loads(r.alts), r.author, utc(r.created_at))  # type: ignore[arg-type]
+
+
+def _receipt(r: Any) -> Receipt:
+    return Receipt(r.draft_id, r.platform, r.account, r.post_index, r.key, utc(r.intent_at),  # type: ignore[arg-type]
+                   r.remote_id, r.uri, r.cid, utc(r.posted_at), utc(r.deleted_at))
