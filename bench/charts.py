@@ -29,18 +29,29 @@ REPS = 20
 WARMUP = 2
 SOURCE = "Source: Open Baltimore, 311 Customer Service Requests, as of Oct. 21, 2019"
 POINTS = [
-    ("rat extermination visits", 1412), ("SW-Rat Rubout Proactive", 1210), ("potholes", 987),
-    ("dirty streets and alleys", 812), ("bulk trash pickup", 640), ("street light out", 512),
-    ("water leak", 430), ("abandoned vehicle", 301), ("graffiti removal", 205),
+    ("rat extermination visits", 1412),
+    ("SW-Rat Rubout Proactive", 1210),
+    ("potholes", 987),
+    ("dirty streets and alleys", 812),
+    ("bulk trash pickup", 640),
+    ("street light out", 512),
+    ("water leak", 430),
+    ("abandoned vehicle", 301),
+    ("graffiti removal", 205),
     ("tree pruning", 98),
 ]
 
 
 def draw_citycrier() -> bytes:
-    return render_chart("top_requests", "bar", POINTS,
-                        title="Rat extermination visits led 311 requests last weekend",
-                        unit="requests", source_line=SOURCE,
-                        period_label="last weekend (Oct. 31–Nov. 1)").png
+    return render_chart(
+        "top_requests",
+        "bar",
+        POINTS,
+        title="Rat extermination visits led 311 requests last weekend",
+        unit="requests",
+        source_line=SOURCE,
+        period_label="last weekend (Oct. 31–Nov. 1)",
+    ).png
 
 
 def draw_baseline() -> bytes:
@@ -71,16 +82,20 @@ def measure(draw: Callable[[], bytes]) -> tuple[float, bytes]:
 
 
 def main() -> None:
-    rows = [("citycrier render_chart", *measure(draw_citycrier)),
-            ('pyplot barh + bbox_inches="tight"', *measure(draw_baseline))]
+    rows = [
+        ("citycrier render_chart", *measure(draw_citycrier)),
+        ('pyplot barh + bbox_inches="tight"', *measure(draw_baseline)),
+    ]
     print(f"bar chart, 10 categories, median of {REPS} after {WARMUP} warm-up runs\n")
     print(f"{'chart':<36}{'median ms':>10}{'PNG bytes':>12}{'size':>11}")
     for label, ms, png in rows:
         width, height = struct.unpack(">II", png[16:24])
         print(f"{label:<36}{ms:>10.1f}{len(png):>12,}{f'{width}x{height}':>11}")
     (_, ours, our_png), (_, base, base_png) = rows
-    print(f"\ntime ratio citycrier/baseline: {ours / base:.2f}x; "
-          f"bytes ratio: {len(our_png) / len(base_png):.2f}x")
+    print(
+        f"\ntime ratio citycrier/baseline: {ours / base:.2f}x; "
+        f"bytes ratio: {len(our_png) / len(base_png):.2f}x"
+    )
 
 
 if __name__ == "__main__":

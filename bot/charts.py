@@ -69,9 +69,17 @@ class Chart:
     height: int
 
 
-def render_chart(name: str, kind: str, points: Sequence[tuple[str, float]], *, title: str,
-                 unit: str, source_line: str, period_label: str,
-                 long_labels: Sequence[str] | None = None) -> Chart:
+def render_chart(
+    name: str,
+    kind: str,
+    points: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    unit: str,
+    source_line: str,
+    period_label: str,
+    long_labels: Sequence[str] | None = None,
+) -> Chart:
     """Draw one chart as a 1600x900 PNG and write its alt text from the same numbers.
 
     ``points`` are (short label, value) in display order: ranked for ``bar``, chronological
@@ -79,25 +87,51 @@ def render_chart(name: str, kind: str, points: Sequence[tuple[str, float]], *, t
     Raises ChartError when there is nothing to draw or the PNG is over 1,000,000 bytes.
     """
     started = time.perf_counter()
-    alt = write_alt_text(kind, points, title=title, unit=unit, period_label=period_label,
-                         source_line=source_line, long_labels=long_labels, name=name)
+    alt = write_alt_text(
+        kind,
+        points,
+        title=title,
+        unit=unit,
+        period_label=period_label,
+        source_line=source_line,
+        long_labels=long_labels,
+        name=name,
+    )
     labels, values = _check_points(name, kind, points, long_labels)
-    fig = _draw_chart(kind, labels, values, title=title,
-                      subtitle=_join_nonempty([_capitalise(_plain(unit)), _plain(period_label)]),
-                      source_line=source_line)
+    fig = _draw_chart(
+        kind,
+        labels,
+        values,
+        title=title,
+        subtitle=_join_nonempty([_capitalise(_plain(unit)), _plain(period_label)]),
+        source_line=source_line,
+    )
     png = _encode_png(fig, name)
     width, height = _png_size(png, name)
-    log.debug("chart %s (%s): %d bytes in %.0f ms", name, kind, len(png),
-              (time.perf_counter() - started) * 1000)
+    log.debug(
+        "chart %s (%s): %d bytes in %.0f ms",
+        name,
+        kind,
+        len(png),
+        (time.perf_counter() - started) * 1000,
+    )
     return Chart(name=name, kind=kind, title=title, png=png, alt=alt, width=width, height=height)
 
 
 # ---------------------------------------------------------------------------- alt text
 
 
-def write_alt_text(kind: str, points: Sequence[tuple[str, float]], *, title: str, unit: str,
-                   period_label: str, source_line: str,
-                   long_labels: Sequence[str] | None = None, name: str = "") -> str:
+def write_alt_text(
+    kind: str,
+    points: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    unit: str,
+    period_label: str,
+    source_line: str,
+    long_labels: Sequence[str] | None = None,
+    name: str = "",
+) -> str:
     """Describe a chart in plain sentences, at most 1,000 characters, never empty.
 
     Items read "label, number" and are separated by semicolons, so a label that ends in a
@@ -127,8 +161,10 @@ def write_alt_text(kind: str, points: Sequence[tuple[str, float]], *, title: str
         if n > 1:
             high = values.index(max(values))
             low = values.index(min(values))
-            sentences += [f"Highest: {names[high]}, {numbers[high]}.",
-                          f"Lowest: {names[low]}, {numbers[low]}."]
+            sentences += [
+                f"Highest: {names[high]}, {numbers[high]}.",
+                f"Lowest: {names[low]}, {numbers[low]}.",
+            ]
         if kind == "bar":
             sentences.append(f"Total shown: {format_number(math.fsum(values))} {unit}.")
         elif n > 1:
@@ -152,12 +188,13 @@ def write_alt_text(kind: str, points: Sequence[tuple[str, float]], *, title: str
 def format_number(value: float) -> str:
     """Write a number with thousands separators, and one decimal only when it has a fraction.
 
-    >>> format_number(12345.0), format_number(2.25), format_number(-0.0)
-    ('12,345', '2.2', '0')
+    >>> format_number(12345.0), format_number(1234.56), format_number(2.96), format_number(-0.0)
+    ('12,345', '1,234.6', '3', '0')
     """
-    if abs(value - round(value)) < 1e-9:
-        return f"{round(value):,}"
-    return f"{value:,.1f}"
+    rounded = round(value, 1)
+    if rounded == round(rounded):
+        return f"{round(rounded):,}"
+    return f"{rounded:,.1f}"
 
 
 def _describe_trend(first: float, last: float, first_name: str, last_name: str) -> str:
@@ -174,13 +211,16 @@ def _describe_trend(first: float, last: float, first_name: str, last_name: str) 
     return f"Trend: {change} from {first_name} to {last_name}."
 
 
-def _check_points(name: str, kind: str, points: Sequence[tuple[str, float]],
-                  long_labels: Sequence[str] | None) -> tuple[list[str], list[float]]:
+def _check_points(
+    name: str, kind: str, points: Sequence[tuple[str, float]], long_labels: Sequence[str] | None
+) -> tuple[list[str], list[float]]:
     if kind not in KINDS:
         raise ChartError(f"chart {name!r}: unknown kind {kind!r} (use one of: {', '.join(KINDS)})")
     if not points:
-        raise ChartError(f"chart {name!r} has no data to draw (the figures for this period are "
-                         "empty; check the recipe's source filters and period)")
+        raise ChartError(
+            f"chart {name!r} has no data to draw (the figures for this period are "
+            "empty; check the recipe's source filters and period)"
+        )
     labels: list[str] = []
     values: list[float] = []
     for i, point in enumerate(points, start=1):
@@ -188,16 +228,22 @@ def _check_points(name: str, kind: str, points: Sequence[tuple[str, float]],
             label, raw = point
             value = float(raw)
         except (TypeError, ValueError):
-            raise ChartError(f"chart {name!r}: point {i} ({point!r}) is not a (label, number) "
-                             "pair (check the figures that feed this chart)") from None
+            raise ChartError(
+                f"chart {name!r}: point {i} ({point!r}) is not a (label, number) "
+                "pair (check the figures that feed this chart)"
+            ) from None
         if not math.isfinite(value):
-            raise ChartError(f"chart {name!r}: point {label!r} has no finite value ({value}); "
-                             "drop or fill it before charting")
+            raise ChartError(
+                f"chart {name!r}: point {label!r} has no finite value ({value}); "
+                "drop or fill it before charting"
+            )
         labels.append(_plain(str(label)) or BLANK)
         values.append(value)
     if long_labels is not None and len(long_labels) != len(labels):
-        raise ChartError(f"chart {name!r}: {len(long_labels)} long labels for {len(labels)} "
-                         "points (pass one long label per point, or none)")
+        raise ChartError(
+            f"chart {name!r}: {len(long_labels)} long labels for {len(labels)} "
+            "points (pass one long label per point, or none)"
+        )
     return labels, values
 
 
@@ -234,21 +280,25 @@ class _Page:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
         from matplotlib.figure import Figure
 
-        self.fig: Figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI,
-                                  facecolor="white")
+        self.fig: Figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor="white")
         self.fig.set_layout_engine("none")  # ignore any global autolayout setting
         self.renderer = FigureCanvasAgg(self.fig).get_renderer()
+        self._widths: dict[tuple[str, float, bool], float] = {}
 
     def width(self, text: str, pt: float, bold: bool = False) -> float:
         """Pixel width of the widest line of ``text``."""
-        from matplotlib.font_manager import FontProperties
-
-        prop = FontProperties(family=FONT, size=pt, weight="bold" if bold else "normal")
-        return max(self.renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
-                   for line in text.split("\n"))
+        key = (text, pt, bold)
+        if key not in self._widths:
+            prop = _font(pt, bold)
+            self._widths[key] = max(
+                self.renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
+                for line in text.split("\n")
+            )
+        return self._widths[key]
 
     def fit(self, text: str, pt: float, max_px: float, max_lines: int, bold: bool = False) -> str:
         """Wrap ``text`` at words into at most ``max_lines`` lines, ending in "…" if cut."""
+
         def fits(s: str) -> bool:
             return self.width(s, pt, bold) <= max_px
 
@@ -259,9 +309,12 @@ class _Page:
                 lo, hi = (mid, hi) if fits(word[:mid]) else (lo, mid - 1)
             return lo
 
-        lines: list[str] = []
         cut_short = len(text) > MAX_LABEL_CHARS
-        for word in _drawable(text[:MAX_LABEL_CHARS]).split():
+        text = _drawable(text[:MAX_LABEL_CHARS])
+        if not cut_short and "\n" not in text and fits(text):  # the usual case: one measure
+            return text
+        lines: list[str] = []
+        for word in text.split():
             if lines and fits(f"{lines[-1]} {word}"):
                 lines[-1] = f"{lines[-1]} {word}"
                 continue
@@ -282,23 +335,45 @@ class _Page:
         return "\n".join(lines)
 
     def text(self, x_px: float, y_px: float, s: str, pt: float, **kw: Any) -> None:
-        self.fig.text(x_px / WIDTH, y_px / HEIGHT, s, fontsize=pt, fontfamily=FONT,
-                      parse_math=False, usetex=False, **kw)
+        self.fig.text(
+            x_px / WIDTH,
+            y_px / HEIGHT,
+            s,
+            fontsize=pt,
+            fontfamily=FONT,
+            parse_math=False,
+            usetex=False,
+            **kw,
+        )
 
 
-def _draw_chart(kind: str, labels: list[str], values: list[float], *, title: str,
-                subtitle: str, source_line: str) -> Figure:
+def _draw_chart(
+    kind: str,
+    labels: list[str],
+    values: list[float],
+    *,
+    title: str,
+    subtitle: str,
+    source_line: str,
+) -> Figure:
     page = _Page()
     # Header: title (up to two lines), then a grey subtitle with the unit and period.
     usable = WIDTH - 2 * MARGIN
     title_text = page.fit(_plain(title), TITLE_PT, usable, 2, bold=True)
     title_top = HEIGHT - 44
-    page.text(MARGIN, title_top, title_text, TITLE_PT, weight="bold", color=INK, va="top",
-              linespacing=1.1)
+    page.text(
+        MARGIN, title_top, title_text, TITLE_PT, weight="bold", color=INK, va="top", linespacing=1.1
+    )
     header_bottom = title_top - _px(TITLE_PT) * 1.25 * (title_text.count("\n") + 1)
     if subtitle:
-        page.text(MARGIN, header_bottom - 6, page.fit(subtitle, SUBTITLE_PT, usable, 1),
-                  SUBTITLE_PT, color=MUTED, va="top")
+        page.text(
+            MARGIN,
+            header_bottom - 6,
+            page.fit(subtitle, SUBTITLE_PT, usable, 1),
+            SUBTITLE_PT,
+            color=MUTED,
+            va="top",
+        )
         header_bottom -= 6 + _px(SUBTITLE_PT) * 1.25
     # Footer: the source line, small and grey, at the bottom left.
     source_text = page.fit(_plain(source_line), SOURCE_PT, usable, 2)
@@ -313,8 +388,9 @@ def _draw_chart(kind: str, labels: list[str], values: list[float], *, title: str
     return page.fig
 
 
-def _draw_bars(page: _Page, labels: list[str], values: list[float],
-               box: tuple[float, float]) -> None:
+def _draw_bars(
+    page: _Page, labels: list[str], values: list[float], box: tuple[float, float]
+) -> None:
     n = len(values)
     top, bottom = box[0], box[1] + _px(TICK_PT) + 14  # room for the value axis ticks
     per_bar = (top - bottom) / n
@@ -323,8 +399,9 @@ def _draw_bars(page: _Page, labels: list[str], values: list[float],
     shown = [page.fit(label, pt, WIDTH * 0.3, lines) for label in labels]
     left = MARGIN + max(page.width(s, pt) for s in shown) + 16
     right = WIDTH - MARGIN
-    ax = page.fig.add_axes((left / WIDTH, bottom / HEIGHT, (right - left) / WIDTH,
-                            (top - bottom) / HEIGHT))
+    ax = page.fig.add_axes(
+        (left / WIDTH, bottom / HEIGHT, (right - left) / WIDTH, (top - bottom) / HEIGHT)
+    )
     _style_axes(ax, value_axis="x", values=values)
     numbers = [format_number(v) for v in values]
     room = max(page.width(s, pt) for s in numbers) + 14
@@ -332,18 +409,31 @@ def _draw_bars(page: _Page, labels: list[str], values: list[float],
     ax.set_xlim(lo, hi)
     ax.set_ylim(n - 0.5, -0.5)  # largest (first) at the top
     ax.barh(range(n), values, height=0.66, color=PRIMARY, zorder=2)
-    ax.set_yticks(range(n), labels=[_escape_math(s) for s in shown], fontsize=pt,
-                  fontfamily=FONT, color=INK)
+    ax.set_yticks(
+        range(n), labels=[_escape_math(s) for s in shown], fontsize=pt, fontfamily=FONT, color=INK
+    )
     _set_value_ticks(ax.xaxis, lo, hi, values)
     for i, (value, number) in enumerate(zip(values, numbers, strict=True)):
-        ax.annotate(number, (value, i), xytext=(8 if value >= 0 else -8, 0),
-                    textcoords="offset pixels", ha="left" if value >= 0 else "right",
-                    va="center", fontsize=pt, fontfamily=FONT, color=INK, parse_math=False,
-                    usetex=False, annotation_clip=False, bbox=LABEL_BOX)
+        ax.annotate(
+            number,
+            (value, i),
+            xytext=(8 if value >= 0 else -8, 0),
+            textcoords="offset pixels",
+            ha="left" if value >= 0 else "right",
+            va="center",
+            fontsize=pt,
+            fontfamily=FONT,
+            color=INK,
+            parse_math=False,
+            usetex=False,
+            annotation_clip=False,
+            bbox=LABEL_BOX,
+        )
 
 
-def _draw_series(page: _Page, kind: str, labels: list[str], values: list[float],
-                 box: tuple[float, float]) -> None:
+def _draw_series(
+    page: _Page, kind: str, labels: list[str], values: list[float], box: tuple[float, float]
+) -> None:
     n = len(values)
     top, bottom = box[0], box[1] + _px(LABEL_PT) + 14  # room for the period labels
     numbers = [format_number(v) for v in values]
@@ -356,8 +446,9 @@ def _draw_series(page: _Page, kind: str, labels: list[str], values: list[float],
     half = page.width(numbers[-1], LABEL_PT, bold=True) / 2 + 8
     extra = max(0.0, half * n / (right - left) - 0.5)
     per_period = (right - left) / (n + extra)
-    ax = page.fig.add_axes((left / WIDTH, bottom / HEIGHT, (right - left) / WIDTH,
-                            (top - bottom) / HEIGHT))
+    ax = page.fig.add_axes(
+        (left / WIDTH, bottom / HEIGHT, (right - left) / WIDTH, (top - bottom) / HEIGHT)
+    )
     _style_axes(ax, value_axis="y", values=values)
     ax.set_xlim(-0.5, n - 0.5 + extra)
     ax.set_ylim(lo, hi)
@@ -366,29 +457,73 @@ def _draw_series(page: _Page, kind: str, labels: list[str], values: list[float],
     shown = [page.fit(label, LABEL_PT, max(per_period - 16, 90), 1) for label in labels]
     step = max(1, math.ceil((max(page.width(s, LABEL_PT) for s in shown) + 16) / per_period))
     at = [i for i in range(n) if (n - 1 - i) % step == 0]
-    ax.set_xticks(at, labels=[_escape_math(shown[i]) for i in at], fontsize=LABEL_PT,
-                  fontfamily=FONT, color=INK)
-    text_kw: dict[str, Any] = dict(textcoords="offset pixels", ha="center", fontfamily=FONT,
-                                   color=INK, parse_math=False, usetex=False,
-                                   annotation_clip=False)
+    ax.set_xticks(
+        at,
+        labels=[_escape_math(shown[i]) for i in at],
+        fontsize=LABEL_PT,
+        fontfamily=FONT,
+        color=INK,
+    )
+    text_kw: dict[str, Any] = dict(
+        textcoords="offset pixels",
+        ha="center",
+        fontfamily=FONT,
+        color=INK,
+        parse_math=False,
+        usetex=False,
+        annotation_clip=False,
+    )
     if kind == "column":
         colors = [PRIMARY] * (n - 1) + [HIGHLIGHT]
         ax.bar(range(n), values, width=0.66, color=colors, zorder=2)
         every = max(page.width(s, LABEL_PT) for s in numbers) + 6 <= per_period
         for i in range(n) if every else [n - 1]:
             up = values[i] >= 0
-            ax.annotate(numbers[i], (i, values[i]), xytext=(0, 8 if up else -8),
-                        va="bottom" if up else "top", fontsize=LABEL_PT,
-                        weight="bold" if i == n - 1 else "normal", bbox=LABEL_BOX, **text_kw)
+            ax.annotate(
+                numbers[i],
+                (i, values[i]),
+                xytext=(0, 8 if up else -8),
+                va="bottom" if up else "top",
+                fontsize=LABEL_PT,
+                weight="bold" if i == n - 1 else "normal",
+                bbox=LABEL_BOX,
+                **text_kw,
+            )
     else:
-        ax.plot(range(n), values, color=PRIMARY, linewidth=4, marker="o", markersize=11,
-                markeredgecolor="white", markeredgewidth=2, zorder=3, clip_on=False)
-        ax.plot([n - 1], [values[-1]], linestyle="none", marker="o", markersize=16,
-                color=HIGHLIGHT, markeredgecolor="white", markeredgewidth=2, zorder=4,
-                clip_on=False)
+        ax.plot(
+            range(n),
+            values,
+            color=PRIMARY,
+            linewidth=4,
+            marker="o",
+            markersize=11,
+            markeredgecolor="white",
+            markeredgewidth=2,
+            zorder=3,
+            clip_on=False,
+        )
+        ax.plot(
+            [n - 1],
+            [values[-1]],
+            linestyle="none",
+            marker="o",
+            markersize=16,
+            color=HIGHLIGHT,
+            markeredgecolor="white",
+            markeredgewidth=2,
+            zorder=4,
+            clip_on=False,
+        )
         up = values[-1] >= 0
-        ax.annotate(numbers[-1], (n - 1, values[-1]), xytext=(0, 16 if up else -16),
-                    va="bottom" if up else "top", fontsize=LABEL_PT, weight="bold", **text_kw)
+        ax.annotate(
+            numbers[-1],
+            (n - 1, values[-1]),
+            xytext=(0, 16 if up else -16),
+            va="bottom" if up else "top",
+            fontsize=LABEL_PT,
+            weight="bold",
+            **text_kw,
+        )
 
 
 def _style_axes(ax: Axes, value_axis: str, values: list[float]) -> None:
@@ -406,8 +541,9 @@ def _style_axes(ax: Axes, value_axis: str, values: list[float]) -> None:
     (ax.xaxis if value_axis == "x" else ax.yaxis).grid(True, color=GRID, linewidth=1.2)
     (ax.yaxis if value_axis == "x" else ax.xaxis).grid(False)
     ax.set_axisbelow(True)
-    ax.tick_params(axis="both", length=0, pad=10, labelsize=TICK_PT, labelcolor=MUTED,
-                   labelfontfamily=FONT)
+    ax.tick_params(
+        axis="both", length=0, pad=10, labelsize=TICK_PT, labelcolor=MUTED, labelfontfamily=FONT
+    )
 
 
 def _value_limits(values: list[float], room_px: float, axis_px: float) -> tuple[float, float]:
@@ -441,8 +577,17 @@ def _escape_math(text: str) -> str:
 def _drawable(text: str) -> str:
     """Replace characters the font cannot draw (emoji, control codes) so none goes missing."""
     glyphs = _glyphs()
-    return "".join(c if c == "\n" or (c.isprintable() and ord(c) in glyphs) else
-                   (" " if c.isspace() else "?") for c in text)
+    return "".join(
+        c if c == "\n" or (c.isprintable() and ord(c) in glyphs) else (" " if c.isspace() else "?")
+        for c in text
+    )
+
+
+@lru_cache(maxsize=32)
+def _font(pt: float, bold: bool) -> Any:
+    from matplotlib.font_manager import FontProperties
+
+    return FontProperties(family=FONT, size=pt, weight="bold" if bold else "normal")
 
 
 @lru_cache(maxsize=1)
@@ -464,8 +609,10 @@ def _encode_png(fig: Figure, name: str) -> bytes:
     fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
     png = buf.getvalue()
     if len(png) > MAX_PNG_BYTES:
-        raise ChartError(f"chart {name!r}: the PNG is {len(png):,} bytes, over the "
-                         f"{MAX_PNG_BYTES:,}-byte limit (show fewer categories or periods)")
+        raise ChartError(
+            f"chart {name!r}: the PNG is {len(png):,} bytes, over the "
+            f"{MAX_PNG_BYTES:,}-byte limit (show fewer categories or periods)"
+        )
     return png
 
 
@@ -475,6 +622,7 @@ def _png_size(png: bytes, name: str) -> tuple[int, int]:
         raise ChartError(f"chart {name!r}: the renderer did not produce a PNG (report this bug)")
     width, height = struct.unpack(">II", png[16:24])
     if (width, height) != (WIDTH, HEIGHT):
-        raise ChartError(f"chart {name!r}: the PNG is {width}x{height}, not {WIDTH}x{HEIGHT} "
-                         "(report this bug)")
+        raise ChartError(
+            f"chart {name!r}: the PNG is {width}x{height}, not {WIDTH}x{HEIGHT} (report this bug)"
+        )
     return width, height

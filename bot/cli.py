@@ -131,4 +131,5 @@ def main(config_path: Path | None, verbose: bool) -> None:
     setup_logging(verbose)
 
 
-from bot import cli_commands  # noqa: E402,F401  (registers the commands on `main`)
+# registering the commands on `main` (each module imports only click and light modules)
+from bot import cli_commands, cli_desk, cli_ops, cli_platforms  # noqa: E402,F401

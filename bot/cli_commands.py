@@ -90,8 +90,12 @@ def check(ctx: click.Context, config_path: Path | None, as_of: str | None) -> No
     if config is None:
         raise CheckFailed(problems)
     recipes = load_recipes(config, problems)
-    problems.extend(_check_templates(config))
+    broken = _check_templates(config)
+    problems.extend(broken)
+    broken_files = {Path(p.file).name for p in broken}
     for recipe in recipes.values():
+        if recipe.template in broken_files:
+            continue  # its template's syntax error is reported once, above
         try:
             when = parse_as_of(as_of, config, recipe)
             build_thread(config, recipe, when, charts=True)

@@ -43,11 +43,8 @@ class Period:
 
 
 def _month_start(d: date, back: int = 0) -> date:
-    y, m = d.year, d.month - back
-    while m < 1:
-        m += 12
-        y -= 1
-    return date(y, m, 1)
+    y, m = divmod(d.year * 12 + d.month - 1 - back, 12)
+    return date(y, m + 1, 1)
 
 
 def _month_end(first: date) -> date:

@@ -8,6 +8,7 @@ the housing-recovery table. Show it as "synthetic sample" wherever it appears.
     >>> info = write_sample(Path("demo-data"))  # doctest: +SKIP
     >>> sorted(info.files)  # doctest: +SKIP
     ['baltimore_311', 'baton_rouge_crime', 'housing_recovery']
+    >>> info = ensure_sample(Path("demo-data"))  # doctest: +SKIP  (writes only if missing)
 
 The same seed writes the same bytes on every run and every machine.
 """
@@ -17,10 +18,13 @@ from __future__ import annotations
 import csv
 import logging
 import math
+import os
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from bot.errors import ConfigError, Problem
 
 if TYPE_CHECKING:
     import numpy as np
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 SAMPLE_AS_OF = date(2026, 11, 2)  # the sample's last day, a Monday
 SAMPLE_FIRST_DAY = date(2025, 1, 1)
 SAMPLE_LABEL = "synthetic sample"
+SAMPLE_VERSION = 1  # raise when the generator changes, so ensure_sample writes it afresh
+_STAMP = ".sample-version"  # ensure_sample's note of what the folder holds
 
 HOUSING_TARGET = 1200  # homes returned to their owners ...
 HOUSING_START = date(2025, 1, 1)  # ... counted from this day ...
@@ -176,6 +182,30 @@ class SampleInfo:
     datasets: dict[str, str]  # dataset name -> one-line description
 
 
+def ensure_sample(folder: Path | None, seed: int = 2026) -> SampleInfo:
+    """Write the sample into `folder` unless this version of it, for this seed, is there.
+
+    A demo calls this before every run: the first run writes the files (about a second),
+    later runs find them and leave them alone, so the file portal's cache stays warm.
+    """
+    if folder is None:
+        raise ConfigError(Problem("config.toml", "portals.sample.path",
+                                  "the synthetic sample's portal has no folder",
+                                  'set path = "state/sample"'))
+    stamp = folder / _STAMP
+    expected = f"{SAMPLE_LABEL} version {SAMPLE_VERSION} seed {seed}\n"
+    names = [folder / f"{name}.csv" for name in DATASETS]
+    try:
+        current = stamp.read_text(encoding="utf-8") == expected
+    except OSError:
+        current = False
+    if current and all(p.is_file() for p in names):
+        return _info(folder)
+    info = write_sample(folder, seed)
+    stamp.write_text(expected, encoding="utf-8")
+    return info
+
+
 def write_sample(folder: Path, seed: int = 2026) -> SampleInfo:
     """Write the three synthetic datasets as CSV files into `folder` (created if needed)."""
     import numpy as np
@@ -184,11 +214,7 @@ def write_sample(folder: Path, seed: int = 2026) -> SampleInfo:
     rng = np.random.default_rng(seed)
     days = [SAMPLE_FIRST_DAY + timedelta(days=i)
             for i in range((SAMPLE_AS_OF - SAMPLE_FIRST_DAY).days + 1)]
-    files = {
-        "baltimore_311": folder / "baltimore_311.csv",
-        "baton_rouge_crime": folder / "baton_rouge_crime.csv",
-        "housing_recovery": folder / "housing_recovery.csv",
-    }
+    files = _info(folder).files
     _write_csv(files["baltimore_311"], _BALTIMORE_COLUMNS, make_311_rows(rng, days))
     _write_csv(files["baton_rouge_crime"], ("crime_date", "crime", "committed", "district"),
                make_crime_rows(rng, days))
@@ -196,7 +222,12 @@ def write_sample(folder: Path, seed: int = 2026) -> SampleInfo:
                ("home_id", "program", "completed_date", "council_district", "repair_type"),
                make_housing_rows(rng, days))
     log.info("wrote the %s to %s (seed %d)", SAMPLE_LABEL, folder, seed)
-    return SampleInfo(as_of=SAMPLE_AS_OF, first_day=SAMPLE_FIRST_DAY, files=files,
+    return _info(folder)
+
+
+def _info(folder: Path) -> SampleInfo:
+    return SampleInfo(as_of=SAMPLE_AS_OF, first_day=SAMPLE_FIRST_DAY,
+                      files={name: folder / f"{name}.csv" for name in DATASETS},
                       datasets=dict(DATASETS))
 
 
@@ -328,16 +359,10 @@ def _days_in_month(year: int, month: int) -> int:
 
 
 def _write_csv(path: Path, header: tuple[str, ...], rows: list[tuple[Any, ...]]) -> None:
-    with path.open("w", newline="", encoding="utf-8") as fh:
+    """Write beside the file, then swap it in: a reader never sees half a file."""
+    partial = path.with_name(f".{path.name}.partial")
+    with partial.open("w", newline="", encoding="utf-8") as fh:
         writer = csv.writer(fh, lineterminator="\n")
         writer.writerow(header)
         writer.writerows(rows)
-
-
-def ensure_sample(folder: Path | None, seed: int = 2026) -> None:
-    """Write the sample into `folder` unless all its files are already there."""
-    if folder is None:
-        return
-    names = ("baltimore_311.csv", "baton_rouge_crime.csv", "housing_recovery.csv")
-    if not all((folder / n).is_file() for n in names):
-        write_sample(folder, seed)
+    os.replace(partial, path)

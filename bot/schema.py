@@ -8,6 +8,8 @@ a new one is built by running all the steps from zero. Add a step, never edit an
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import (
     Boolean,
@@ -22,13 +24,34 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
     UniqueConstraint,
     inspect,
     text,
 )
 
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment, stored in UTC. SQLite keeps no offset, so an aware time in another zone
+    would be stored as its wall-clock reading; this converts it to UTC first, and reads
+    naive values back as UTC. PostgreSQL stores it as `timestamp with time zone`."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, datetime) and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        if isinstance(value, datetime):
+            return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value
+
+
 metadata = MetaData()
-TS = DateTime(timezone=True)
+TS = UTCDateTime()
 
 schema_version = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
@@ -131,11 +154,14 @@ runs = Table(
     Column("period_key", String(100), nullable=False, default=""),
     Column("started_at", TS, nullable=False),
     Column("finished_at", TS, nullable=True),
-    Column("outcome", String(40), nullable=False),  # drafted|unchanged|skipped|failed
+    # drafted | unchanged | skipped | failed | missed (the scheduler was down at the slot)
+    Column("outcome", String(40), nullable=False),
     Column("detail", Text, nullable=False, default=""),
     Column("draft_id", Integer, nullable=True),
+    Column("slot_at", TS, nullable=True),  # step 2: the cron time the run was for
 )
 Index("ix_runs_recipe", runs.c.recipe, runs.c.started_at)
+Index("ix_runs_recipe_period", runs.c.recipe, runs.c.period_key)  # step 2
 
 users = Table(
     "users", metadata,
@@ -157,16 +183,43 @@ history = Table(  # figures of past drafts, for the unusual-change guard
 )
 
 
+# The first form of each table a later step changed, frozen: step 1 must keep building the
+# first schema, whatever the live definitions above have become since.
+_v1 = MetaData()
+_runs_v1 = Table(
+    "runs", _v1,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("recipe", String(200), nullable=False),
+    Column("period_key", String(100), nullable=False, default=""),
+    Column("started_at", TS, nullable=False),
+    Column("finished_at", TS, nullable=True),
+    Column("outcome", String(40), nullable=False),
+    Column("detail", Text, nullable=False, default=""),
+    Column("draft_id", Integer, nullable=True),
+)
+Index("ix_runs_recipe", _runs_v1.c.recipe, _runs_v1.c.started_at)
+
+
 def _step1(conn: Connection) -> None:
-    """The first schema: every table above as it was first written."""
+    """The first schema: every table as it was first written."""
     metadata.create_all(conn, tables=[
-        drafts, revisions, charts, audit, receipts, deliveries, runs, users, history])
+        drafts, revisions, charts, audit, receipts, deliveries, users, history])
+    _v1.create_all(conn, tables=[_runs_v1])
+
+
+def _step2(conn: Connection) -> None:
+    """runs.slot_at (the cron time a run was for, so missed slots can be reported) and an
+    index on runs (recipe, period_key) for the scheduler's "was this period drafted?"."""
+    kind = DateTime(timezone=True).compile(dialect=conn.dialect)
+    conn.execute(text(f"ALTER TABLE runs ADD COLUMN slot_at {kind}"))
+    conn.execute(text("CREATE INDEX ix_runs_recipe_period ON runs (recipe, period_key)"))
 
 
 # (version, description, step). Add new steps at the end; never edit an old one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "drafts, revisions, charts, audit, receipts, deliveries, runs, users, history",
      _step1),
+    (2, "runs.slot_at and an index on runs (recipe, period_key)", _step2),
 ]
 LATEST = MIGRATIONS[-1][0]
 
@@ -178,18 +231,30 @@ def current_version(conn: Connection) -> int:
     return int(row[0]) if row and row[0] is not None else 0
 
 
-def migrate(conn: Connection) -> list[int]:
-    """Apply the steps after the database's version; return the versions applied."""
+MIGRATION_LOCK = 7_424_201  # PostgreSQL advisory lock id: one process migrates at a time
+
+
+def migrate(conn: Connection, steps: list[tuple[int, str, Callable[[Connection], None]]]
+            | None = None) -> list[int]:
+    """Apply the steps after the database's version; return the versions applied.
+
+    `steps` defaults to MIGRATIONS (a test passes an older list to build an old database).
+    On PostgreSQL a transaction-scoped advisory lock makes processes starting together
+    migrate one after the other; SQLite's BEGIN IMMEDIATE does the same there."""
+    steps = MIGRATIONS if steps is None else steps
+    latest = steps[-1][0]
+    if conn.dialect.name == "postgresql":
+        conn.execute(text(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"))
     if not inspect(conn).has_table("schema_version"):
         schema_version.create(conn)
     have = current_version(conn)
-    if have > LATEST:
+    if have > latest:
         from bot.errors import StoreError
 
         raise StoreError(f"the database has schema version {have}, newer than this citycrier "
-                         f"knows ({LATEST}): upgrade citycrier")
+                         f"knows ({latest}): upgrade citycrier")
     applied = []
-    for version, _description, step in MIGRATIONS:
+    for version, _description, step in steps:
         if version > have:
             step(conn)
             conn.execute(schema_version.insert().values(version=version))

@@ -11,7 +11,10 @@ from __future__ import annotations
 import json
 import os
 import socket
-from collections.abc import Callable, Iterable
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +28,7 @@ from sqlalchemy import (
     insert,
     or_,
     select,
+    text,
     update,
 )
 from sqlalchemy.exc import IntegrityError
@@ -61,6 +65,8 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], str | None]] = {
     "retract": ((PUBLISHED, PARTIAL, ON_HOLD), RETRACTED),
 }
 LEASE = timedelta(minutes=10)  # a publishing claim older than this, unrefreshed, is abandoned
+# the cron time a run is for, while the scheduler drafts it (see Store.run_slot)
+_RUN_SLOT: ContextVar[datetime | None] = ContextVar("citycrier_run_slot", default=None)
 
 
 def utc(dt: datetime | None) -> datetime | None:
@@ -227,6 +233,9 @@ class Store:
         data is superseded; a published one is left alone and no new draft is made."""
         now = self.clock()
         with self.engine.begin() as conn:
+            if self.dialect == "postgresql":  # one drafter per (recipe, period) at a time
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                             {"k": _lock_key(new.recipe, new.period_key)})
             same = conn.execute(select(s.drafts.c.id).where(
                 s.drafts.c.recipe == new.recipe, s.drafts.c.period_key == new.period_key,
                 s.drafts.c.data_hash == new.data_hash)).first()
@@ -386,10 +395,12 @@ class Store:
                     f"draft {draft_id} is {current.state.replace('_', ' ')}: it cannot be "
                     f"{_past(action)} (it can be from: {', '.join(allowed)})")
             if thread is not None:
-                rev = row.revision + 1
+                # read after the UPDATE: a concurrent edit may have moved it on meanwhile
+                rev = int(conn.execute(select(s.drafts.c.revision).where(
+                    s.drafts.c.id == draft_id)).scalar_one())
                 prev = conn.execute(select(s.revisions.c.alts).where(
                     s.revisions.c.draft_id == draft_id,
-                    s.revisions.c.revision == row.revision)).scalar_one()
+                    s.revisions.c.revision == rev - 1)).scalar_one()
                 merged = {**json.loads(prev), **(alts or {})}
                 conn.execute(insert(s.revisions).values(
                     draft_id=draft_id, revision=rev, thread=_thread_json(thread),
@@ -417,20 +428,27 @@ class Store:
         d = s.drafts.c
         due = and_(d.state.in_((APPROVED, PARTIAL)), d.slot_at <= now,
                    or_(d.retry_at.is_(None), d.retry_at <= now))
-        q = select(s.drafts).where(or_(due, d.state == PUBLISHING))
+        # interrupted claims first: those past their lease, or (maybe) of a dead local process
+        stale = select(s.drafts).where(d.state == PUBLISHING, or_(
+            d.claimed_at.is_(None), d.claimed_at < now - LEASE,
+            d.claimed_by.like(socket.gethostname() + ":%")))
+        fresh = select(s.drafts).where(due)
         if draft_ids is not None:
-            q = q.where(d.id.in_(tuple(draft_ids)))
-        q = q.order_by(d.slot_at, d.id)
-        if self.dialect == "postgresql":
-            q = q.with_for_update(skip_locked=True)
-        claimed = []
+            stale = stale.where(d.id.in_(tuple(draft_ids)))
+            fresh = fresh.where(d.id.in_(tuple(draft_ids)))
+        stale = stale.order_by(d.slot_at, d.id)
+        fresh = fresh.order_by(d.slot_at, d.id)
+        if self.dialect == "postgresql":  # lock only the rows taken; others stay free
+            stale = stale.with_for_update(skip_locked=True)
+            fresh = fresh.with_for_update(skip_locked=True)
+        claimed: list[int] = []
         with self.engine.begin() as conn:
-            for row in conn.execute(q).all():
-                if len(claimed) >= limit:
-                    break
-                if row.state == PUBLISHING and not (
-                        utc(row.claimed_at) < now - LEASE or _owner_dead(row.claimed_by)):
-                    continue
+            rows = [r for r in conn.execute(stale).all()
+                    if r.claimed_at is None or utc(r.claimed_at) < now - LEASE
+                    or _owner_dead(r.claimed_by)]
+            if len(rows) < limit:
+                rows += conn.execute(fresh.limit(limit - len(rows))).all()
+            for row in rows[:limit]:
                 conn.execute(update(s.drafts).where(d.id == row.id).values(
                     state=PUBLISHING, claimed_by=worker, claimed_at=now, updated_at=now))
                 self._audit(conn, row.id, worker, "claim",
@@ -549,11 +567,62 @@ class Store:
                     for r in conn.execute(q)]
 
     def record_run(self, recipe: str, period_key: str, started_at: datetime, outcome: str,
-                   detail: str = "", draft_id: int | None = None) -> None:
+                   detail: str = "", draft_id: int | None = None,
+                   slot_at: datetime | None = None) -> None:
+        """Record one drafting run. `slot_at` (the cron time it was for) defaults to the one
+        set by `run_slot` around the call, so code that drafts need not know about slots."""
         with self.engine.begin() as conn:
             conn.execute(insert(s.runs).values(
                 recipe=recipe, period_key=period_key, started_at=started_at,
-                finished_at=self.clock(), outcome=outcome, detail=detail, draft_id=draft_id))
+                finished_at=self.clock(), outcome=outcome, detail=detail, draft_id=draft_id,
+                slot_at=slot_at if slot_at is not None else _RUN_SLOT.get()))
+
+    @contextmanager
+    def run_slot(self, slot_at: datetime) -> Iterator[None]:
+        """Runs recorded inside this block (in this thread) are for the cron time `slot_at`.
+
+        Example::
+
+            with store.run_slot(fire_time):
+                draft_recipe(config, recipe, store, fire_time)   # its run row gets slot_at
+        """
+        token = _RUN_SLOT.set(slot_at)
+        try:
+            yield
+        finally:
+            _RUN_SLOT.reset(token)
+
+    def ran(self, pairs: Iterable[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Which (recipe, period_key) pairs have a run recorded, whatever its outcome."""
+        wanted = set(pairs)
+        keys = sorted({k for _, k in wanted})
+        found: set[tuple[str, str]] = set()
+        with self.engine.connect() as conn:
+            for i in range(0, len(keys), 500):
+                rows = conn.execute(select(s.runs.c.recipe, s.runs.c.period_key).where(
+                    s.runs.c.period_key.in_(keys[i:i + 500])).distinct()).all()
+                found.update((r, k) for r, k in rows if (r, k) in wanted)
+        return found
+
+    def last_run_times(self) -> dict[str, datetime]:
+        """For each recipe, the latest moment a run covered: its slot, else its start."""
+        moment = func.coalesce(s.runs.c.slot_at, s.runs.c.started_at)
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(s.runs.c.recipe, func.max(moment).label("at")).group_by(
+                s.runs.c.recipe)).all()
+        return {r.recipe: _moment(r.at) for r in rows}
+
+    def runs(self, recipe: str | None = None, outcomes: Iterable[str] | None = None,
+             limit: int = 20) -> list[dict[str, Any]]:
+        """The latest runs, newest first (of one recipe, of some outcomes)."""
+        q = select(s.runs)
+        if recipe is not None:
+            q = q.where(s.runs.c.recipe == recipe)
+        if outcomes is not None:
+            q = q.where(s.runs.c.outcome.in_(tuple(outcomes)))
+        with self.engine.connect() as conn:
+            rows = conn.execute(q.order_by(s.runs.c.id.desc()).limit(limit)).all()
+        return [_run(r) for r in rows]
 
     def last_runs(self) -> dict[str, dict[str, Any]]:
         """The latest run of each recipe."""
@@ -563,7 +632,7 @@ class Store:
             rows = conn.execute(select(s.runs).join(latest, s.runs.c.id == latest.c.id)).all()
         return {r.recipe: {"started_at": utc(r.started_at), "outcome": r.outcome,
                            "detail": r.detail, "period_key": r.period_key,
-                           "draft_id": r.draft_id} for r in rows}
+                           "draft_id": r.draft_id, "slot_at": utc(r.slot_at)} for r in rows}
 
     def recent_failures(self, limit: int = 10) -> list[dict[str, Any]]:
         with self.engine.connect() as conn:
@@ -571,6 +640,24 @@ class Store:
                 ("failed", "skipped"))).order_by(s.runs.c.id.desc()).limit(limit)).all()
         return [{"recipe": r.recipe, "at": utc(r.started_at), "outcome": r.outcome,
                  "detail": r.detail} for r in rows]
+
+
+def _lock_key(*parts: str) -> int:
+    """A stable 32-bit advisory-lock key for a tuple of strings."""
+    return zlib.crc32("\x1f".join(parts).encode()) - 2**31
+
+
+def _moment(value: Any) -> datetime:
+    """max() over a datetime column comes back untyped on SQLite: parse it."""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return utc(value)  # type: ignore[return-value]
+
+
+def _run(r: Any) -> dict[str, Any]:
+    return {"recipe": r.recipe, "period_key": r.period_key, "started_at": utc(r.started_at),
+            "finished_at": utc(r.finished_at), "outcome": r.outcome, "detail": r.detail,
+            "draft_id": r.draft_id, "slot_at": utc(r.slot_at)}
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

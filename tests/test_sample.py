@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import os
 from collections import Counter
 from datetime import date, datetime
 from pathlib import Path
@@ -10,8 +11,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.errors import ConfigError
 from bot.query import Query
-from bot.sample import SAMPLE_AS_OF, SAMPLE_LABEL, SampleInfo, write_sample
+from bot.sample import SAMPLE_AS_OF, SAMPLE_LABEL, SampleInfo, ensure_sample, write_sample
 from bot.settings import PortalConfig
 from bot.sources.file import FileSource
 
@@ -48,6 +50,30 @@ def test_another_seed_other_rows(sample: SampleInfo, tmp_path: Path) -> None:
     other = write_sample(tmp_path, seed=7)
     assert other.files["baltimore_311"].read_bytes() != sample.files[
         "baltimore_311"].read_bytes()
+
+
+def test_ensure_sample_writes_once(sample: SampleInfo, tmp_path: Path) -> None:
+    first = ensure_sample(tmp_path)
+    assert first.files == {name: tmp_path / f"{name}.csv" for name in NAMES}
+    assert first.files["housing_recovery"].read_bytes() == sample.files[
+        "housing_recovery"].read_bytes()
+    stamps = {name: path.stat().st_mtime_ns for name, path in first.files.items()}
+    os.utime(first.files["baltimore_311"], ns=(1, 1))  # so a rewrite would show
+    assert ensure_sample(tmp_path) == first
+    assert first.files["baltimore_311"].stat().st_mtime_ns == 1
+    first.files["housing_recovery"].unlink()
+    ensure_sample(tmp_path)
+    assert first.files["housing_recovery"].is_file()
+    assert first.files["baltimore_311"].stat().st_mtime_ns not in (1, stamps["baltimore_311"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".sample-version", "baltimore_311.csv", "baton_rouge_crime.csv", "housing_recovery.csv"]
+
+
+def test_ensure_sample_needs_a_folder() -> None:
+    with pytest.raises(ConfigError) as info:
+        ensure_sample(None)
+    assert str(info.value) == ("config.toml: portals.sample.path: the synthetic sample's portal "
+                               'has no folder (set path = "state/sample")')
 
 
 def test_row_counts_and_columns(sample: SampleInfo) -> None:

@@ -33,7 +33,9 @@ import pydantic
 from atproto import Client, SessionEvent, models
 from atproto_client import exceptions as atx
 from atproto_client.client.session import Session
+from atproto_client.models.blob_ref import BlobRef
 from atproto_client.models.common import XrpcError
+from atproto_client.models.utils import get_response_model
 from atproto_client.request import Request
 from atproto_client.utils.facet_detection import detect_facets
 
@@ -187,6 +189,7 @@ class BlueskyClient:
                 client.login(session_string=saved, fetch_bsky_profile=False)
                 session = client.com.atproto.server.get_session()
             except (atx.AtProtocolError, ValueError) as exc:
+                client.request.close()
                 if (
                     isinstance(exc, atx.RequestErrorBase)
                     and not _is_auth_refusal(exc)
@@ -213,6 +216,7 @@ class BlueskyClient:
         try:
             client.login(self.account.handle, password, fetch_bsky_profile=False)
         except atx.AtProtocolError as exc:
+            client.request.close()
             if _is_auth_refusal(exc) or isinstance(exc, atx.BadRequestError):
                 raise PublishError(
                     PLATFORM,
@@ -223,8 +227,7 @@ class BlueskyClient:
                     final=True,
                 ) from exc
             raise self._error("log in", exc, write=False) from exc
-        session = client._session
-        assert session is not None
+        session = Session.decode(client.export_session_string())
         log.info("bluesky %s: logged in with the app password", self._who)
         return self._use(client, session.did, session.handle)
 
@@ -239,8 +242,15 @@ class BlueskyClient:
             log.debug("bluesky %s: session saved (%s)", self._who, event.value)
 
     def _use(self, client: Client, did: str, handle: str) -> str:
+        self.close()
         self._client, self._did, self._handle = client, did, handle
         return handle
+
+    def close(self) -> None:
+        """Close the SDK client's connections (a later call logs in again)."""
+        if self._client is not None:
+            self._client.request.close()
+            self._client = None
 
     def _call(self, action: str, fn: Callable[[Client], T], *, write: bool) -> T:
         """Run one SDK call; after a refused session log in again once and retry."""
@@ -359,17 +369,11 @@ class BlueskyClient:
     def _upload_images(self, images: tuple[Image, ...]) -> models.AppBskyEmbedImages.Main:
         embedded = []
         for number, image in enumerate(images, 1):
-            uploaded = self._call(
-                f"upload image {number}",
-                lambda c, png=image.png: c.com.atproto.repo.upload_blob(
-                    png, headers={"Content-Type": "image/png"}
-                ),
-                write=False,
-            )
+            uploaded = self._call(f"upload image {number}", upload_blob(image.png), write=False)
             embedded.append(
                 models.AppBskyEmbedImages.Image(
                     alt=image.alt,
-                    image=uploaded.blob,
+                    image=uploaded,
                     aspect_ratio=models.AppBskyEmbedDefs.AspectRatio(
                         width=image.width, height=image.height
                     ),
@@ -425,6 +429,25 @@ class BlueskyClient:
             write=False,
         )
         log.info("bluesky %s: deleted %s", self._who, ref.uri or ref.id)
+
+
+def upload_blob(png: bytes) -> Callable[[Client], BlobRef]:
+    """An SDK call uploading a PNG; the blob reference to put in the post.
+
+    The SDK's own ``upload_blob`` hands the bytes to httpx as ``data=``, which httpx
+    deprecates; the same XRPC call with ``content=`` does not.
+    """
+
+    def call(client: Client) -> BlobRef:
+        response = client.invoke_procedure(
+            "com.atproto.repo.uploadBlob",
+            content=png,
+            headers={"Content-Type": "image/png"},
+            output_encoding="application/json",
+        )
+        return get_response_model(response, models.ComAtprotoRepoUploadBlob.Response).blob
+
+    return call
 
 
 def check_content(content: PostContent) -> None:

@@ -30,8 +30,9 @@ def thread_folder(config: Config, draft: Draft) -> Path:
     return config.outbox_dir / f"{draft.id:05d}-{draft.recipe}-{safe}"
 
 
-def write_thread(config: Config, store: Store, draft: Draft,
-                 status: str = "published to the outbox") -> Path:
+def write_thread(
+    config: Config, store: Store, draft: Draft, status: str = "published to the outbox"
+) -> Path:
     """Write the draft's current revision and charts to its outbox folder; return the page."""
     from bot.guards import reading_grade
     from bot.limits import measure_post

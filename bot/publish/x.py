@@ -190,8 +190,12 @@ class XClient:
     @property
     def _variables(self) -> tuple[str, str, str, str]:
         a = self.account
-        return (a.consumer_key_env, a.consumer_secret_env, a.access_token_env,
-                a.access_token_secret_env)  # fmt: skip
+        return (
+            a.consumer_key_env,
+            a.consumer_secret_env,
+            a.access_token_env,
+            a.access_token_secret_env,
+        )
 
     def _client(self) -> tweepy.Client:
         if self._tweepy is None:
@@ -251,7 +255,7 @@ class XClient:
                 f"{action}: {why}; it may or may not have been written (citycrier looks for "
                 "it among the account's recent posts before writing again)",
             )
-        return PublishError(PLATFORM, f"could not {action}: {why} (try again later)")
+        return PublishError(PLATFORM, f"{action} failed: {why} (try again later)")
 
     # -- the PlatformClient contract ----------------------------------------------------
 
@@ -260,7 +264,7 @@ class XClient:
         try:
             me = self._client().get_me(user_auth=True)
         except (tweepy.TweepyException, requests.RequestException) as exc:
-            raise self._error("log in", exc, write=False) from exc
+            raise self._error("the login", exc, write=False) from exc
         self._user_id, self._username = str(me.data.id), me.data.username
         return self._username
 

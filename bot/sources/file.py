@@ -14,9 +14,10 @@ Rules, so that answers match what a portal would push down:
   local to the city's zone; a date that cannot be read is excluded by any date window;
 - columns with a blank header (an R export's row index, a spreadsheet's side notes) are dropped.
 
-    >>> src = FileSource(PortalConfig("demo", "file", "Demo", path=Path("sample")), "UTC")
-    >>> src.fetch(Query("baltimore_311", group_by="SRType", top=1))  # doctest: +SKIP
-    Answer(rows=(('SW-Rat Rubout Proactive', 17402.0),), ...)
+    >>> demo = PortalConfig("demo", "file", "Demo", path=Path("sample"))  # bot.sample's files
+    >>> src = FileSource(demo, "America/New_York")
+    >>> src.fetch(Query("baltimore_311", group_by="SRType", top=1)).rows  # doctest: +SKIP
+    (('SW-Rat Rubout Proactive', 17273.0),)
 """
 
 from __future__ import annotations
@@ -134,6 +135,9 @@ class FileSource:
         if not dataset or "/" in dataset or "\\" in dataset or dataset.startswith("."):
             raise SourceError(self.portal.name, f"{dataset!r} is not a dataset name",
                               "name a file in the portal's folder, without its extension")
+        if not folder.is_dir():
+            raise SourceError(self.portal.name, f"the folder {folder} does not exist",
+                              "fix path in the portal's section of config.toml")
         for ext in (".csv", ".json"):
             path = folder / f"{dataset}{ext}"
             if path.is_file():

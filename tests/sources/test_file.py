@@ -265,6 +265,15 @@ def test_a_missing_dataset_lists_the_datasets_there_are(source: FileSource,
         f"(datasets in {folder}: events, incidents, requests)")
 
 
+def test_a_missing_folder_says_so(tmp_path: Path) -> None:
+    source = FileSource(portal_at(tmp_path / "gone"), "America/Chicago")
+    with pytest.raises(SourceError) as info:
+        source.describe("requests")
+    assert str(info.value) == (
+        f"portal 'test': the folder {tmp_path}/gone does not exist (fix path in the portal's "
+        "section of config.toml)")
+
+
 def test_a_query_that_cannot_run_says_why(source: FileSource) -> None:
     with pytest.raises(SourceError) as info:
         source.fetch(Query("requests", group_by="kind", bucket="day", date_field="created"))

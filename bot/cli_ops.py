@@ -1,0 +1,3 @@
+"""Operations commands: run, tick, status (issue: scheduler and operations)."""
+
+from __future__ import annotations

@@ -1,0 +1,155 @@
+"""How the desk renders a page: one Jinja2 environment (autoescape always on) and its filters.
+
+Everything shown comes through these templates, so portal data, labels and edits are
+escaped wherever they appear; links taken from data are shown only when they are http(s).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import jinja2
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from bot.errors import BotError
+from bot.notify import local_time
+from bot.settings import Config
+from bot.store import (
+    APPROVED,
+    EXPIRED,
+    ON_HOLD,
+    PARTIAL,
+    PENDING,
+    PUBLISHED,
+    PUBLISHING,
+    REJECTED,
+    RETRACTED,
+    SUPERSEDED,
+    Receipt,
+    Store,
+)
+from bot.web.auth import Clock, LoginLimiter, SessionCookies, User, csrf_token
+
+PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky"}
+STATE_WORDS = {
+    PENDING: "Waiting for review", APPROVED: "Approved", PUBLISHING: "Publishing now",
+    PUBLISHED: "Published", PARTIAL: "Partly published", ON_HOLD: "On hold",
+    REJECTED: "Rejected", EXPIRED: "Expired", SUPERSEDED: "Replaced by newer data",
+    RETRACTED: "Retracted",
+}
+ACTION_WORDS = {
+    "draft": "Drafted", "approve": "Approved", "reject": "Rejected", "edit": "Edited",
+    "expire": "Expired", "reschedule": "Rescheduled", "supersede": "Replaced",
+    "hold": "Put on hold", "release": "Released", "claim": "Publishing started",
+    "published": "Published", "partial": "Partly published", "retract": "Retracted",
+}
+
+
+@dataclass
+class Desk:
+    """What every view needs: the config, the store, the clock and the session machinery."""
+
+    config: Config
+    store: Store
+    clock: Clock
+    cookies: SessionCookies
+    limiter: LoginLimiter
+    env: jinja2.Environment
+    max_grades: dict[str, float] = field(default_factory=dict)
+
+    def max_grade(self, recipe: str) -> float:
+        """The recipe's readability limit (9 when the recipe cannot be read)."""
+        if recipe not in self.max_grades:
+            try:
+                from bot.config import load_recipe
+
+                self.max_grades[recipe] = float(load_recipe(self.config, recipe).max_grade)
+            except (BotError, OSError, ValueError):  # a removed or broken recipe must not break its drafts' pages
+                self.max_grades[recipe] = 9.0
+        return self.max_grades[recipe]
+
+
+def desk_of(request: Request) -> Desk:
+    return request.app.state.desk  # type: ignore[no-any-return]
+
+
+def safe_url(url: object) -> str:
+    """`url` if it is an http(s) link, else "" (no javascript: or data: links from data).
+
+    >>> safe_url("https://data.brla.gov/d/pbin-pcm7"), safe_url("javascript:alert(1)")
+    ('https://data.brla.gov/d/pbin-pcm7', '')
+    """
+    return url if isinstance(url, str) and url.startswith(("https://", "http://")) else ""
+
+
+def post_url(receipt: Receipt) -> str:
+    """A link to a posted post that a person can open.
+
+    Bluesky receipts hold an at:// URI; the web address is bsky.app/profile/DID/post/RKEY.
+    """
+    uri = receipt.uri or ""
+    if uri.startswith("at://"):
+        parts = uri[len("at://"):].split("/")
+        if len(parts) == 3 and parts[1] == "app.bsky.feed.post":
+            return f"https://bsky.app/profile/{parts[0]}/post/{parts[2]}"
+        return ""
+    if safe_url(uri):
+        return uri
+    if receipt.platform == "x" and receipt.remote_id and receipt.remote_id.isdigit():
+        return f"https://x.com/i/web/status/{receipt.remote_id}"
+    return ""
+
+
+def relative(moment: datetime, now: datetime) -> str:
+    """ "in 3 hours", "2 days ago", "in 5 minutes".
+
+    >>> from datetime import UTC, timedelta
+    >>> t = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    >>> relative(t + timedelta(hours=3, minutes=10), t), relative(t - timedelta(days=2), t)
+    ('in 3 hours', '2 days ago')
+    """
+    seconds = (moment - now).total_seconds()
+    span = abs(seconds)
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if span >= size:
+            n = int(span // size)
+            words = f"{n} {unit}{'s' if n != 1 else ''}"
+            break
+    else:
+        return "now"
+    return f"in {words}" if seconds > 0 else f"{words} ago"
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("bot", "web/templates"), autoescape=True,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    env.filters["safe_url"] = safe_url
+    env.filters["post_url"] = post_url
+    env.globals["PLATFORM_NAMES"] = PLATFORM_NAMES
+    env.globals["STATE_WORDS"] = STATE_WORDS
+    env.globals["ACTION_WORDS"] = ACTION_WORDS
+    return env
+
+
+def render(request: Request, name: str, status: int = 200, *, user: User | None = None,
+           **context: Any) -> HTMLResponse:
+    """Render a desk template with the user, CSRF token, flash message and time helpers."""
+    desk = desk_of(request)
+    session = request.scope["session"]
+    now = desk.clock()
+    tz = desk.config.timezone
+    html = desk.env.get_template(name).render(
+        request_path=request.url.path, user=user, csrf=csrf_token(session, desk.cookies),
+        flash=session.pop("flash", None), now=now,
+        when=lambda dt: local_time(dt, tz) if dt else "",
+        ago=lambda dt: relative(dt, now) if dt else "", **context)
+    return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def flash(request: Request, text: str, kind: str = "ok") -> None:
+    """A message for the next page this person sees (kept in their session)."""
+    request.scope["session"]["flash"] = {"kind": kind, "text": text}
