@@ -276,17 +276,17 @@ class PortalClient:
         name, status = self.portal.name, response.status_code
         if status == 429:
             return SourceError(name, f"the portal kept answering HTTP 429 (too many requests) "
-                               f"after {tries} tries", self._throttle_fix())
+                               f"after {_tries(tries)}", self._throttle_fix())
         if status == 202:
             return SourceError(name, f"the portal was still preparing the answer (HTTP 202) "
-                               f"after {tries} tries", "try again in a few minutes")
+                               f"after {_tries(tries)}", "try again in a few minutes")
         reply = Reply(str(response.url), status, response.headers, response.content)
         if reply.looks_like_html():
             return html_error(name, status)
         known = explain_body(self.portal, _parse(reply.content), status, dataset)
         if known is not None:
             return known
-        return SourceError(name, f"the portal failed with HTTP {status} after {tries} tries",
+        return SourceError(name, f"the portal failed with HTTP {status} after {_tries(tries)}",
                            "the portal may be down; try again later")
 
     def _throttle_fix(self) -> str:
@@ -305,8 +305,7 @@ class PortalClient:
         host, name = parsed.host, self.portal.name
         if isinstance(exc, httpx.TimeoutException):
             return SourceError(name, f"{host} did not answer within "
-                               f"{self.portal.timeout_seconds:g} seconds ({tries} "
-                               f"{'try' if tries == 1 else 'tries'})",
+                               f"{self.portal.timeout_seconds:g} seconds ({_tries(tries)})",
                                "try again later, or raise timeout_seconds for this portal in "
                                "config.toml")
         if _is_dns_failure(exc):
@@ -318,6 +317,10 @@ class PortalClient:
             str(exc) or type(exc).__name__, 120)
         return SourceError(name, f"cannot connect to {host}:{port} ({reason})",
                            "check that the portal is up and its url in config.toml")
+
+
+def _tries(n: int) -> str:
+    return "1 try" if n == 1 else f"{n} tries"
 
 
 def _is_dns_failure(exc: Exception) -> bool:

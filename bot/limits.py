@@ -1,9 +1,10 @@
 """How long a post may be on each platform, and how to split text that is longer.
 
-- **X** counts a *weighted* length, at most 280: most Latin, Greek, Cyrillic and
-  punctuation code points weigh 1, everything else (CJK, most symbols) 2, any emoji
-  sequence 2, any URL 23, after NFC normalisation. `twitter-text-parser` does the count
-  (its default configuration is twitter-text's version 3, the one X uses today).
+- **X** counts a *weighted* length, at most 280: code points up to U+10FF (Latin, Greek,
+  Cyrillic, Hebrew, Arabic, ...) and common punctuation weigh 1, everything else (CJK, most
+  symbols) 2, any emoji sequence 2, any URL 23, after NFC normalisation.
+  `twitter-text-parser` does the count (its default configuration is twitter-text's
+  version 3, the one X uses today).
 - **Bluesky** allows at most 300 graphemes (user-perceived characters, ``regex``'s ``\\X``)
   and at most 3,000 UTF-8 bytes; the PDS rejects more.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import regex
 from twitter_text import parse_tweet
@@ -27,11 +29,13 @@ BLUESKY_MAX_BYTES = 3000
 _GRAPHEME = regex.compile(r"\X")
 # A sentence ends at ". ", "! ", "? " or at a line break. A period after a common abbreviation
 # (AP month names as voice.day writes them, "St.", "No.", ...) does not end a sentence, so
-# "Monday, Oct. 21" is never cut after "Oct.".
+# "Monday, Oct. 21" is never cut after "Oct."; nor does the period of a numbered line ("1. Rats").
 _ABBREVIATIONS = (
     "Jan|Feb|Aug|Sept|Oct|Nov|Dec|Mr|Mrs|Ms|Dr|St|Ave|Blvd|No|vs|e\\.g|i\\.e|a\\.m|p\\.m"
 )
-_SENTENCE_BREAK = regex.compile(rf"(?<!\b(?:{_ABBREVIATIONS})\.)(?<=[.!?])\s+|\s*\n\s*")
+_SENTENCE_BREAK = regex.compile(
+    rf"(?<!\b(?:{_ABBREVIATIONS})\.)(?<!(?:^|\n)[ \t]*\d{{1,3}}\.)(?<=[.!?])\s+|\s*\n\s*"
+)
 _WORD_BREAK = regex.compile(r"\s+")
 
 
@@ -150,14 +154,14 @@ def _hard_cut(word: str, platform: str, reserve: int) -> list[tuple[str, str]]:
     units: list[str] = []
     for grapheme in _GRAPHEME.findall(word):
         units.extend([grapheme] if _fits(grapheme, platform, reserve) else list(grapheme))
+
+    def fits_run(at: int, count: int) -> bool:
+        return _fits("".join(units[at : at + count]), platform, reserve)
+
     chunks: list[tuple[str, str]] = []
     start, taken = 0, 1
     while start < len(units):
-        taken = _longest_fit(
-            len(units) - start,
-            lambda k, at=start: _fits("".join(units[at : at + k]), platform, reserve),
-            taken,
-        )
+        taken = _longest_fit(len(units) - start, partial(fits_run, start), taken)
         chunks.append(("".join(units[start : start + taken]), ""))
         start += taken
     return chunks
@@ -200,17 +204,16 @@ def split_post(text: str, platform: str, reserve: int = 0) -> list[str]:
 
     def joined(start: int, count: int) -> str:
         parts = atoms[start : start + count]
-        text = "".join(atom + sep for atom, sep in parts[:-1]) + parts[-1][0]
-        return text.strip()
+        piece = "".join(atom + sep for atom, sep in parts[:-1]) + parts[-1][0]
+        return piece.strip()
+
+    def fits_run(at: int, count: int) -> bool:
+        return _fits(joined(at, count), platform, reserve)
 
     posts: list[str] = []
     start, count = 0, 1
     while start < len(atoms):
-        count = _longest_fit(
-            len(atoms) - start,
-            lambda k, at=start: _fits(joined(at, k), platform, reserve),
-            count,
-        )
+        count = _longest_fit(len(atoms) - start, partial(fits_run, start), count)
         posts.append(joined(start, count))
         start += count
     return [post for post in posts if post]

@@ -144,6 +144,10 @@ def _xrpc(exc: BaseException) -> tuple[str, str]:
     return "", ""
 
 
+def _final(what: str) -> PublishError:
+    return PublishError(PLATFORM, what, final=True)
+
+
 def _is_auth_refusal(exc: BaseException) -> bool:
     return isinstance(exc, atx.UnauthorizedError) or (
         isinstance(exc, atx.BadRequestError) and _xrpc(exc)[0] in _REFUSED_TOKENS
@@ -171,6 +175,10 @@ class BlueskyClient:
         self._did = ""
         self._handle = ""
 
+    def _password(self) -> str:
+        purpose = f"bluesky account {self.account.name!r}"
+        return read_secret(self._env, self.account.app_password_env, purpose)
+
     @property
     def _who(self) -> str:
         return f"account {self.account.name!r} ({self.account.handle or 'no handle'})"
@@ -179,9 +187,7 @@ class BlueskyClient:
 
     def login(self) -> str:
         """Reuse the saved session if the PDS accepts it, else log in with the app password."""
-        password = read_secret(
-            self._env, self.account.app_password_env, f"bluesky account {self.account.name!r}"
-        )
+        password = self._password()
         saved = self._session_file.read()
         if saved:
             client = self._new_client()
@@ -207,24 +213,18 @@ class BlueskyClient:
 
     def _login_with_password(self, password: str) -> str:
         if not self.account.handle:
-            raise PublishError(
-                PLATFORM,
-                f"account {self.account.name!r} has no handle (set handle in config.toml)",
-                final=True,
-            )
+            raise _final(f"account {self.account.name!r} has no handle (set it in config.toml)")
         client = self._new_client()
         try:
             client.login(self.account.handle, password, fetch_bsky_profile=False)
         except atx.AtProtocolError as exc:
             client.request.close()
             if _is_auth_refusal(exc) or isinstance(exc, atx.BadRequestError):
-                raise PublishError(
-                    PLATFORM,
+                raise _final(
                     f"{self._who}: {self.account.service} refused the handle or app password "
                     f"(check {self.account.app_password_env}: it must be an app password "
                     f"of {self.account.handle}, made under Settings > Privacy and security "
-                    "> App passwords)",
-                    final=True,
+                    "> App passwords)"
                 ) from exc
             raise self._error("log in", exc, write=False) from exc
         session = Session.decode(client.export_session_string())
@@ -263,20 +263,14 @@ class BlueskyClient:
             if not _is_auth_refusal(exc):
                 raise self._error(action, exc, write=write) from exc
             log.info("bluesky %s: session refused during %s; logging in again", self._who, action)
-        self._login_with_password(
-            read_secret(
-                self._env, self.account.app_password_env, f"bluesky account {self.account.name!r}"
-            )
-        )
+        self._login_with_password(self._password())
         try:
             return fn(self._client)
         except atx.AtProtocolError as exc:
             if _is_auth_refusal(exc):
-                raise PublishError(
-                    PLATFORM,
-                    f"{self._who}: the PDS refused {action} even after "
-                    "a fresh login (check the account's status on its PDS)",
-                    final=True,
+                raise _final(
+                    f"{self._who}: the PDS refused to {action} even after a fresh login "
+                    "(check the account's status on its PDS)"
                 ) from exc
             raise self._error(action, exc, write=write) from exc
 
@@ -287,19 +281,21 @@ class BlueskyClient:
         status = _status(exc)
         if isinstance(exc, atx.RateLimitExceededError):
             retry_at = exc.reset_at or datetime.now(UTC) + timedelta(minutes=5)
-            return RateLimited(PLATFORM, retry_at, f"the PDS rate-limited {action}")
+            return RateLimited(
+                PLATFORM, retry_at, f"rate-limited by the PDS while trying to {action}"
+            )
+        if isinstance(exc.__cause__, httpx.ConnectError | httpx.ConnectTimeout):
+            return PublishError(  # the request never left: safe to try again
+                PLATFORM, f"could not reach {self.account.service} to {action} (try again later)"
+            )
         if (
             isinstance(exc, atx.InvokeTimeoutError)
             or status >= 500
             or (isinstance(exc, atx.NetworkError) and exc.response is None)
         ):
-            why = (
-                "no answer in time"
-                if isinstance(exc, atx.InvokeTimeoutError)
-                else f"server error {status}"
-                if status
-                else "the connection failed"
-            )
+            why = f"server error {status}" if status else "the connection failed"
+            if isinstance(exc, atx.InvokeTimeoutError):
+                why = "no answer in time"
             if write:
                 return UnknownOutcome(
                     PLATFORM,
@@ -310,11 +306,9 @@ class BlueskyClient:
                 PLATFORM, f"could not {action} on {self.account.service}: {why} (try again later)"
             )
         if status and status < 500:
-            return PublishError(
-                PLATFORM,
-                f"the PDS refused {action}: {detail or status} "
-                "(fix the post or the account, then publish again)",
-                final=True,
+            return _final(
+                f"the PDS refused to {action}: {detail or status} "
+                "(fix the post or the account, then publish again)"
             )
         return PublishError(PLATFORM, f"could not {action}: {exc} (try again later)")
 
@@ -330,11 +324,7 @@ class BlueskyClient:
         """Write one post under record key ``key``; a reply when ``parent`` is given."""
         check_content(content)
         if not key:
-            raise PublishError(
-                PLATFORM,
-                "no record key was given for the post (a bug in citycrier: report it)",
-                final=True,
-            )
+            raise _final("no record key was given for the post (a bug in citycrier: report it)")
         embed = self._upload_images(content.images) if content.images else None
         try:
             record = models.AppBskyFeedPost.Record(
@@ -347,12 +337,9 @@ class BlueskyClient:
                 reply=reply_ref(root, parent),
             )
         except pydantic.ValidationError as exc:
-            raise PublishError(
-                PLATFORM,
-                f"post {key} is not a valid Bluesky post "
-                f"({exc.error_count()} problem(s), e.g. text over 3,000 "
-                "characters): shorten it",
-                final=True,
+            raise _final(
+                f"post {key} is not a valid Bluesky post ({exc.error_count()} problem(s), "
+                "e.g. text over 3,000 characters): shorten it"
             ) from exc
         response = self._call(
             f"post {key}",
@@ -453,28 +440,20 @@ def upload_blob(png: bytes) -> Callable[[Client], BlobRef]:
 def check_content(content: PostContent) -> None:
     """Refuse, before anything is uploaded, what Bluesky would refuse about the images."""
     if len(content.images) > MAX_IMAGES:
-        raise PublishError(
-            PLATFORM,
-            f"a post has {len(content.images)} images; Bluesky takes "
-            f"at most {MAX_IMAGES} (move the rest to another post)",
-            final=True,
+        raise _final(
+            f"a post has {len(content.images)} images; Bluesky takes at most {MAX_IMAGES} "
+            "(move the rest to another post)"
         )
     for number, image in enumerate(content.images, 1):
         if len(image.png) > MAX_IMAGE_BYTES:
-            raise PublishError(
-                PLATFORM,
-                f"image {number} is {len(image.png):,} bytes; Bluesky "
-                f"takes at most {MAX_IMAGE_BYTES:,} (draw the chart smaller)",
-                final=True,
+            raise _final(
+                f"image {number} is {len(image.png):,} bytes; Bluesky takes at most "
+                f"{MAX_IMAGE_BYTES:,} (draw the chart smaller)"
             )
         if not image.alt.strip():
-            raise PublishError(
-                PLATFORM, f"image {number} has no alt text (every image needs one)", final=True
-            )
+            raise _final(f"image {number} has no alt text (every image needs one)")
         if image.width < 1 or image.height < 1:
-            raise PublishError(
-                PLATFORM, f"image {number} has no size ({image.width}x{image.height})", final=True
-            )
+            raise _final(f"image {number} has no size ({image.width}x{image.height})")
 
 
 def reply_ref(root: Ref | None, parent: Ref | None) -> models.AppBskyFeedPost.ReplyRef | None:

@@ -37,6 +37,7 @@ def publish_due(config: Config, store: Store, now: datetime, *, worker: str | No
 
     worker = worker or worker_id()
     outcomes = []
+    wrote_outbox = False
     grace = timedelta(minutes=config.approval.missed_slot_grace_minutes)
     for draft in store.claim_due(now, worker, limit=limit, draft_ids=draft_ids):
         if stop is not None and stop():
@@ -62,12 +63,13 @@ def publish_due(config: Config, store: Store, now: datetime, *, worker: str | No
                 continue
             d = store.transition(draft.id, "published", worker, f"to the outbox: {page}",
                                  error="")
+            wrote_outbox = True
             outcomes.append(Outcome(d.id, d.recipe, d.state, str(page)))
             continue
         from bot.publish.thread import publish_thread
 
         outcomes.append(publish_thread(config, store, draft, now, worker=worker,
                                        clients=clients, stop=stop))
-    if not config.accounts and outcomes:
+    if wrote_outbox:
         outbox.write_index(config)
     return outcomes

@@ -69,9 +69,9 @@ class RoutedSession(requests.Session):
     def route(self, url: str) -> str:
         return self.base + url[len(TWEEPY_HOST) :] if url.startswith(TWEEPY_HOST) else url
 
-    def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
+    def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
         kwargs.setdefault("timeout", self.timeout)
-        return super().request(method, self.route(str(url)), *args, **kwargs)
+        return super().request(method, self.route(url), *args, **kwargs)
 
 
 def retry_time(headers: Mapping[str, str], now: datetime) -> datetime:
@@ -256,6 +256,12 @@ class XClient:
                 "it among the account's recent posts before writing again)",
             )
         return PublishError(PLATFORM, f"{action} failed: {why} (try again later)")
+
+    def close(self) -> None:
+        """Close the HTTP connections (a later call opens new ones)."""
+        if self._tweepy is not None:
+            self._tweepy.session.close()
+            self._tweepy = None
 
     # -- the PlatformClient contract ----------------------------------------------------
 

@@ -6,6 +6,7 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import stat
 import time
 from datetime import UTC, datetime
@@ -64,6 +65,23 @@ def test_image_over_a_million_bytes_is_refused_before_upload(
         "(draw the chart smaller)"
     )
     assert sdk.calls == {}  # nothing reached the SDK: no login, no upload
+
+
+def test_unreachable_pds_is_a_retryable_error(tmp_path: Path, sdk: Any) -> None:
+    url = f"http://127.0.0.1:{closed_port()}"
+    client = BlueskyClient(account(url), tmp_path, env={PASSWORD_ENV: "pw"}, client_factory=sdk)
+    with pytest.raises(PublishError) as caught:
+        client.create_post(PostContent("Hi"), key="3ke6kg3wk2227", root=None, parent=None)
+    assert not caught.value.final
+    assert not isinstance(caught.value, UnknownOutcome)
+    assert str(caught.value) == f"bluesky: could not reach {url} to log in (try again later)"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound by the OS, then released)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
 
 
 # -- against the PDS ----------------------------------------------------------------------
@@ -197,7 +215,7 @@ def test_graphemes_not_characters_are_what_the_pds_counts(
         client.create_post(PostContent("a" * 301), key=key, root=None, parent=None)
     assert caught.value.final
     assert str(caught.value) == (
-        f"bluesky: the PDS refused post {key}: InvalidRequest: Invalid app.bsky.feed.post "
+        f"bluesky: the PDS refused to post {key}: InvalidRequest: Invalid app.bsky.feed.post "
         "record: grapheme too big (maximum 300, got 301) at $.record.text "
         "(fix the post or the account, then publish again)"
     )
@@ -287,6 +305,25 @@ def test_invalid_saved_session_means_exactly_one_new_login(
         PostContent("After a refused session."), key=client.new_key(), root=None, parent=None
     )
     assert sdk.count("com.atproto.server.createSession") == 2
+
+
+@pytest.mark.pds
+def test_expired_access_token_is_refreshed_and_saved_without_a_login(
+    pds: Any, tmp_path: Path, sdk: Any
+) -> None:
+    bluesky(pds, tmp_path, sdk).login()
+    saved = tmp_path / "sessions" / "bluesky-cityhall.session"
+    handle, did, access, refresh, endpoint = saved.read_text().split(":::")
+    stale = expire(access, pds.jwt_secret, int(time.time()) - 3600)
+    saved.write_text(":::".join([handle, did, stale, refresh, endpoint]))
+
+    client = bluesky(pds, tmp_path, sdk)
+    assert client.login() == "cityhall.test"
+    assert sdk.count("com.atproto.server.refreshSession") == 1
+    assert sdk.count("com.atproto.server.createSession") == 1  # only the very first login
+    fresh = saved.read_text().split(":::")
+    assert fresh[2] != stale and fresh[3] != refresh  # the refreshed pair was saved
+    assert stat.S_IMODE(saved.stat().st_mode) == 0o600
 
 
 @pytest.mark.pds

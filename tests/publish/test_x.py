@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -104,6 +105,23 @@ def test_missing_credential_is_a_credential_error() -> None:
         "x account 'cityhall_x': environment variable CITYCRIER_TEST_X_CONSUMER_SECRET is not "
         "set (set it in the environment or in .env)"
     )
+
+
+def test_unreachable_x_is_a_retryable_error_not_an_unknown_outcome() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{probe.getsockname()[1]}"
+    client = XClient(
+        x_client_account(), env=dict(zip(NAMES, CREDENTIALS, strict=True)), api_base=url
+    )
+    with pytest.raises(PublishError) as caught:
+        client.create_post(PostContent("Hello."), key="", root=None, parent=None)
+    assert not caught.value.final
+    assert not isinstance(caught.value, UnknownOutcome)
+    assert str(caught.value) == (
+        f"x: could not reach {url} for the first post of a thread (try again later)"
+    )
+    client.close()
 
 
 def x_client_account() -> Any:

@@ -1,0 +1,58 @@
+// citycrier desk: live length counters on the edit page. The server re-checks every post
+// when you save (with X's own counting rules); this only helps while you type.
+(function () {
+  "use strict";
+  var segmenter = (typeof Intl !== "undefined" && Intl.Segmenter)
+    ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
+  var URL_RE = /(?:https?:\/\/\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:gov|com|org|net|edu|us|io)\b(?:\/\S*)?)/gi;
+  var EMOJI_RE = /\p{Extended_Pictographic}/u;
+
+  function graphemes(text) {
+    if (!segmenter) { return Array.from(text); }
+    return Array.from(segmenter.segment(text), function (s) { return s.segment; });
+  }
+
+  function weight(codePoint) {  // twitter-text v3: these ranges weigh 1, the rest 2
+    return (codePoint <= 4351 || (codePoint >= 8192 && codePoint <= 8205) ||
+            (codePoint >= 8208 && codePoint <= 8223) ||
+            (codePoint >= 8242 && codePoint <= 8247)) ? 1 : 2;
+  }
+
+  function xLength(text) {
+    var n = 0;
+    text = text.normalize("NFC").replace(URL_RE, function () { n += 23; return ""; });
+    graphemes(text).forEach(function (g) {
+      if (EMOJI_RE.test(g)) { n += 2; return; }
+      for (var ch of g) { n += weight(ch.codePointAt(0)); }
+    });
+    return n;
+  }
+
+  function measure(text, platform) {
+    text = text.replace(/\r\n/g, "\n").trim();
+    if (platform === "x") {
+      var len = xLength(text);
+      return { text: len + " / 280 characters", over: len > 280 || len === 0 };
+    }
+    if (platform === "bluesky") {
+      var g = graphemes(text).length, bytes = new TextEncoder().encode(text).length;
+      if (g <= 300 && bytes > 3000) {
+        return { text: bytes + " / 3000 bytes", over: true };
+      }
+      return { text: g + " / 300 characters", over: g > 300 || g === 0 };
+    }
+    var chars = Array.from(text).length;  // alt text
+    return { text: chars + " / 1000 characters", over: chars > 1000 || chars === 0 };
+  }
+
+  document.querySelectorAll("textarea[data-measure]").forEach(function (area) {
+    var counter = document.getElementById(area.id + "-count");
+    if (!counter) { return; }
+    function update() {
+      var m = measure(area.value, area.dataset.measure);
+      counter.textContent = m.text + (m.over ? " (too long or empty)" : "");
+      counter.classList.toggle("over", m.over);
+    }
+    area.addEventListener("input", update);
+  });
+}());

@@ -1,0 +1,269 @@
+"""A draft: its page, its charts, and the actions on it (edit, approve, reject, reschedule).
+
+Every action goes through bot.review, so the desk obeys the same rules as the CLI. A refused
+action shows the draft again with the reason; a done one redirects with a short message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from starlette.background import BackgroundTask
+from starlette.datastructures import FormData
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from bot.errors import BotError, LengthError, NotFound, PermissionDenied, TransitionError
+from bot.notify import local_time, notify_expired, notify_waiting
+from bot.review import (
+    SlotPassed,
+    approve_draft,
+    edit_draft,
+    editors_of,
+    may,
+    reject_draft,
+    reschedule_draft,
+)
+from bot.store import PENDING, TRANSITIONS, Draft, Revision
+from bot.web.auth import User
+from bot.web.pages import Desk, desk_of, flash, relative, render
+from bot.web.preview import NAMES, build_preview
+from bot.web.queries import chart_infos, chart_png
+from bot.web.views_auth import error_page
+
+SLOT_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
+
+
+def _status(exc: BotError) -> int:
+    if isinstance(exc, PermissionDenied):
+        return 403
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, TransitionError):
+        return 409
+    return 400
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def _load(desk: Desk, request: Request) -> Draft:
+    return desk.store.get_draft(int(request.path_params["draft_id"]))
+
+
+def _actions(desk: Desk, draft: Draft, user: User) -> dict[str, Any]:
+    """Which buttons this person sees for this draft, and why approve may be blocked."""
+    def open_to(action: str) -> bool:
+        return draft.state in TRANSITIONS[action][0] and may(user.role, action)
+
+    acts: dict[str, Any] = {a: open_to(a) for a in ("approve", "edit", "reject", "reschedule")}
+    acts["two_person_block"] = bool(
+        acts["approve"] and desk.config.approval.two_person
+        and user.name in editors_of(desk.store, draft.id))
+    acts["any"] = any(acts[a] for a in ("approve", "edit", "reject", "reschedule"))
+    return acts
+
+
+def _slot_value(desk: Desk, draft: Draft) -> str:
+    """The reschedule field's default: the slot, or an hour from now once it has passed."""
+    now = desk.clock()
+    slot = draft.slot_at if draft.slot_at > now else now + timedelta(hours=1)
+    return slot.astimezone(ZoneInfo(desk.config.timezone)).strftime(SLOT_FORMAT)
+
+
+def show_draft(request: Request, desk: Desk, user: User, draft: Draft,
+               shown: Revision | None = None, *, status: int = 200,
+               error: str = "", background: BackgroundTask | None = None) -> Response:
+    store = desk.store
+    revisions = store.revisions(draft.id)
+    shown = shown or revisions[-1]
+    charts = chart_infos(store, draft.id)
+    response = render(
+        request, "draft.html", status, user=user, draft=draft, shown=shown,
+        latest=revisions[-1].revision, revisions=revisions,
+        preview=build_preview(desk.config, shown, charts, desk.max_grade(draft.recipe)),
+        actions=_actions(desk, draft, user), audit=store.audit(draft.id),
+        receipts=store.receipts(draft.id), deliveries=store.deliveries(draft.id),
+        source=draft.source, slot_value=_slot_value(desk, draft), error=error,
+        slot_passed=draft.state == PENDING and draft.slot_at <= desk.clock(),
+        two_person=desk.config.approval.two_person)
+    response.background = background
+    return response
+
+
+def draft_page(request: Request, user: User, form: FormData | None) -> Response:
+    desk = desk_of(request)
+    try:
+        draft = _load(desk, request)
+        wanted = request.query_params.get("revision")
+        shown = desk.store.revision(draft.id, int(wanted)) if wanted else None
+    except (NotFound, ValueError):
+        return error_page(request, 404, "No such draft",
+                          "There is no such draft or revision. Go back to the queue.", user)
+    return show_draft(request, desk, user, draft, shown)
+
+
+def chart_image(request: Request, user: User, form: FormData | None) -> Response:
+    png = chart_png(desk_of(request).store, int(request.path_params["draft_id"]),
+                    int(request.path_params["index"]))
+    if png is None:
+        return Response("no such chart", 404, media_type="text/plain")
+    return Response(png, media_type="image/png",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
+def _refused(request: Request, desk: Desk, user: User, exc: BotError,
+             background: BackgroundTask | None = None) -> Response:
+    try:
+        draft = _load(desk, request)
+    except NotFound:
+        return error_page(request, 404, "No such draft", _sentence(exc.message), user)
+    return show_draft(request, desk, user, draft, status=_status(exc),
+                      error=_sentence(exc.message), background=background)
+
+
+def _done(request: Request, draft_id: int, message: str,
+          background: BackgroundTask | None = None) -> Response:
+    flash(request, message)
+    return RedirectResponse(f"/drafts/{draft_id}", 303, background=background)
+
+
+def approve(request: Request, user: User, form: FormData | None) -> Response:
+    desk = desk_of(request)
+    draft_id = int(request.path_params["draft_id"])
+    assert form is not None
+    try:
+        revision = int(str(form.get("revision", "")))
+    except ValueError:
+        return _refused(request, desk, user, BotError(
+            "the approval did not say which revision you read: reload the page and approve "
+            "again"))
+    try:
+        d = approve_draft(desk.store, desk.config, draft_id, user.name,
+                          expect_revision=revision)
+    except SlotPassed as exc:
+        return _refused(request, desk, user, exc,
+                        BackgroundTask(notify_expired, desk.config, exc.draft))
+    except BotError as exc:
+        return _refused(request, desk, user, exc)
+    return _done(request, d.id, f"Approved. It will be posted "
+                                f"{local_time(d.slot_at, desk.config.timezone)} "
+                                f"({relative(d.slot_at, desk.clock())}).")
+
+
+def reject(request: Request, user: User, form: FormData | None) -> Response:
+    desk = desk_of(request)
+    assert form is not None
+    try:
+        d = reject_draft(desk.store, int(request.path_params["draft_id"]), user.name,
+                         str(form.get("reason", "")))
+    except BotError as exc:
+        return _refused(request, desk, user, exc)
+    return _done(request, d.id, "Rejected. It will not be posted; your reason is in the "
+                                "history.")
+
+
+def reschedule(request: Request, user: User, form: FormData | None) -> Response:
+    desk = desk_of(request)
+    assert form is not None
+    tz = ZoneInfo(desk.config.timezone)
+    try:
+        slot = datetime.strptime(str(form.get("slot", "")), SLOT_FORMAT).replace(tzinfo=tz)
+    except ValueError:
+        return _refused(request, desk, user, BotError(
+            "pick the new date and time for the post, then press Reschedule"))
+    try:
+        before = _load(desk, request)
+        d = reschedule_draft(desk.store, before.id, user.name, slot)
+    except BotError as exc:
+        return _refused(request, desk, user, exc)
+    message = f"Rescheduled to {local_time(d.slot_at, desk.config.timezone)}."
+    task = None
+    if before.state != PENDING and d.state == PENDING:
+        message += " It is back in review: it needs an approval before then."
+        task = BackgroundTask(notify_waiting, desk.config, d)
+    return _done(request, d.id, message, task)
+
+
+# ------------------------------------------------------------------------------- editing
+
+def _edit_form(request: Request, desk: Desk, user: User, draft: Draft, *,
+               texts: dict[str, list[str]] | None = None, alts: dict[str, str] | None = None,
+               revision: int | None = None, status: int = 200, error: str = "",
+               bad_field: str = "") -> Response:
+    current = desk.store.revision(draft.id)
+    charts = chart_infos(desk.store, draft.id)
+    preview = build_preview(desk.config, current, charts, desk.max_grade(draft.recipe),
+                            texts=texts)
+    alt_values = {c.index: (alts or {}).get(c.name, current.alts.get(c.name, c.alt))
+                  for c in charts}
+    return render(request, "edit.html", status, user=user, draft=draft, preview=preview,
+                  charts=charts, alt_values=alt_values, error=error, bad_field=bad_field,
+                  revision=revision or current.revision, latest=current.revision)
+
+
+def edit_page(request: Request, user: User, form: FormData | None) -> Response:
+    desk = desk_of(request)
+    try:
+        draft = _load(desk, request)
+    except NotFound:
+        return error_page(request, 404, "No such draft", "Go back to the queue.", user)
+    if not may(user.role, "edit"):
+        return show_draft(request, desk, user, draft, status=403,
+                          error=f"You are a {user.role}: only editors and approvers can edit.")
+    if draft.state not in TRANSITIONS["edit"][0]:
+        return show_draft(request, desk, user, draft, status=409,
+                          error="This draft can no longer be edited.")
+    return _edit_form(request, desk, user, draft)
+
+
+def edit_submit(request: Request, user: User, form: FormData | None) -> Response:
+    desk = desk_of(request)
+    assert form is not None
+    try:
+        draft = _load(desk, request)
+        revision = int(str(form.get("revision", "")))
+    except (NotFound, ValueError):
+        return error_page(request, 400, "The edit could not be read",
+                          "Go back, reload the draft and edit it again.", user)
+    current = desk.store.revision(draft.id)
+    texts: dict[str, list[str]] = {}
+    for platform, posts in current.thread.items():
+        texts[platform] = [str(form.get(f"text-{platform}-{i}", post.text))
+                           .replace("\r\n", "\n").strip() for i, post in enumerate(posts)]
+    charts = chart_infos(desk.store, draft.id)
+    alts = {c.name: str(form.get(f"alt-{c.index}", current.alts.get(c.name, c.alt))).strip()
+            for c in charts}
+    changed_texts = {p: t for p, t in texts.items()
+                     if t != [post.text for post in current.thread[p]]}
+    changed_alts = {n: a for n, a in alts.items()
+                    if a != current.alts.get(n, next(c.alt for c in charts if c.name == n))}
+    if not changed_texts and not changed_alts:
+        return _done(request, draft.id, "Nothing changed, so no new revision was saved.")
+
+    def again(status: int, error: str, bad_field: str = "") -> Response:
+        return _edit_form(request, desk, user, draft, texts=texts, alts=alts,
+                          revision=revision, status=status, error=error, bad_field=bad_field)
+
+    try:
+        d = edit_draft(desk.store, draft.id, user.name, texts=changed_texts,
+                       alts=changed_alts, expect_revision=revision)
+    except LengthError as exc:
+        from bot.limits import measure_post
+
+        unit = measure_post(texts[exc.platform][exc.post - 1], exc.platform).unit
+        return again(422, f"Post {exc.post} is too long for {NAMES[exc.platform]}: "
+                          f"{exc.length:,} {unit}, and the limit is {exc.limit:,}. Shorten it "
+                          f"and save again. Nothing was saved.",
+                     f"text-{exc.platform}-{exc.post - 1}")
+    except BotError as exc:
+        return again(_status(exc), _sentence(exc.message) + " Nothing was saved.")
+    message = f"Saved as revision {d.revision}."
+    task = None
+    if draft.state != PENDING:
+        message += " An edited draft goes back to review: it needs a new approval."
+        task = BackgroundTask(notify_waiting, desk.config, d)
+    return _done(request, d.id, message, task)
