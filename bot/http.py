@@ -27,6 +27,7 @@ import os
 import random
 import sys
 import time
+import weakref
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -165,6 +166,8 @@ class PortalClient:
         self.portal = portal
         self._client = client or httpx.Client(follow_redirects=True)
         self._owns_client = client is None
+        if self._owns_client:  # close the connection pool even if nobody calls close()
+            weakref.finalize(self, self._client.close)
         self.cache = ResponseCache(cache_dir / "http") if cache_dir and not no_cache else None
         self.headers = {"User-Agent": USER_AGENT, "Accept": "application/json",
                         **(headers or {})}

@@ -41,3 +41,31 @@ def project(tmp_path: Path, sample_dir: Path) -> Path:
     shutil.copytree(ROOT / "templates", tmp_path / "templates")
     shutil.copytree(sample_dir, tmp_path / "state" / "sample")
     return tmp_path
+
+
+# ---- PostgreSQL (issue 6: scheduler and operations) --------------------------------------
+# A real PostgreSQL (Debian's package, tests/servers/postgres.py) on 127.0.0.1: one server
+# per test session, started on first use; one fresh, empty database per test. Tests that use
+# it carry the `postgres` marker.
+
+
+@pytest.fixture(scope="session")
+def postgres_server():  # type: ignore[no-untyped-def]
+    from tests.servers.postgres import PostgresUnavailable, run_postgres
+
+    try:
+        with run_postgres() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        pytest.fail(f"the local PostgreSQL could not start: {exc}", pytrace=False)
+
+
+@pytest.fixture
+def postgres_url(postgres_server, request: pytest.FixtureRequest) -> str:  # type: ignore[no-untyped-def]
+    """The URL of a new, empty database on the session's PostgreSQL."""
+    import re
+    import uuid
+
+    name = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
+    return str(postgres_server.create_database(f"{name}_{uuid.uuid4().hex[:8]}"))
+# ---- end PostgreSQL ------------------------------------------------------------------------

@@ -32,7 +32,7 @@ NAN = float("nan")
 
 def test_docstring_examples_hold() -> None:
     result = doctest.testmod(voice)
-    assert result.attempted >= 20
+    assert result.attempted >= 12  # at least one example per filter
     assert result.failed == 0
 
 

@@ -28,7 +28,7 @@ from bot.review import (
 )
 from bot.store import PENDING, TRANSITIONS, Draft, Revision
 from bot.web.auth import User
-from bot.web.pages import Desk, desk_of, flash, relative, render
+from bot.web.pages import Desk, desk_of, flash, relative, render, safe_url
 from bot.web.preview import NAMES, build_preview
 from bot.web.queries import chart_infos, chart_png
 from bot.web.views_auth import error_page
@@ -67,6 +67,30 @@ def _actions(desk: Desk, draft: Draft, user: User) -> dict[str, Any]:
     return acts
 
 
+def zone_name(timezone: str) -> str:
+    """ "America/New_York" -> "New York time".
+
+    >>> zone_name("America/New_York")
+    'New York time'
+    """
+    return timezone.rsplit("/", 1)[-1].replace("_", " ") + " time"
+
+
+def source_facts(source: dict[str, Any]) -> dict[str, Any]:
+    """The draft's source record as text to show (whatever shape it was stored in)."""
+    def text(key: str) -> str:
+        value = source.get(key)
+        return "" if value is None else str(value)
+
+    queries = source.get("queries") or []
+    return {"label": text("label") or text("portal"), "kind": text("kind"),
+            "dataset": text("dataset"), "link": safe_url(source.get("link")),
+            "as_of": text("as_of"), "last_updated": text("last_updated"),
+            "synthetic": bool(source.get("synthetic")),
+            "queries": [str(q) for q in queries] if isinstance(queries, list)
+            else [str(queries)]}
+
+
 def _slot_value(desk: Desk, draft: Draft) -> str:
     """The reschedule field's default: the slot, or an hour from now once it has passed."""
     now = desk.clock()
@@ -87,7 +111,8 @@ def show_draft(request: Request, desk: Desk, user: User, draft: Draft,
         preview=build_preview(desk.config, shown, charts, desk.max_grade(draft.recipe)),
         actions=_actions(desk, draft, user), audit=store.audit(draft.id),
         receipts=store.receipts(draft.id), deliveries=store.deliveries(draft.id),
-        source=draft.source, slot_value=_slot_value(desk, draft), error=error,
+        source=source_facts(draft.source), zone_name=zone_name(desk.config.timezone),
+        slot_value=_slot_value(desk, draft), error=error,
         slot_passed=draft.state == PENDING and draft.slot_at <= desk.clock(),
         two_person=desk.config.approval.two_person)
     response.background = background

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import socket
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ from x_fake import CREDENTIALS, DUPLICATE, Fault, XFake
 from bot.errors import CredentialError, PublishError, RateLimited, UnknownOutcome
 from bot.publish.base import Image, PostContent, Ref
 from bot.publish.x import RoutedSession, XClient, comparable_text, retry_time
+from bot.settings import AccountConfig
 
 NAMES = (
     "CITYCRIER_TEST_X_CONSUMER_KEY",
@@ -30,20 +32,21 @@ CHECK_ALL = (
 WITH_LINK = "📊 Up 12% & more: https://data.brla.gov/d/abcd-1234 #BatonRouge"
 
 
-def x_client(fake: XFake, credentials: tuple[str, ...] = CREDENTIALS) -> XClient:
-    from bot.settings import AccountConfig
+ACCOUNT = AccountConfig(
+    name="cityhall_x",
+    platform="x",
+    handle="cityhall",
+    consumer_key_env=NAMES[0],
+    consumer_secret_env=NAMES[1],
+    access_token_env=NAMES[2],
+    access_token_secret_env=NAMES[3],
+)
 
-    account = AccountConfig(
-        name="cityhall_x",
-        platform="x",
-        handle="cityhall",
-        api_base="https://api.twitter.com",
-        consumer_key_env=NAMES[0],
-        consumer_secret_env=NAMES[1],
-        access_token_env=NAMES[2],
-        access_token_secret_env=NAMES[3],
-    )
-    return XClient(account, env=dict(zip(NAMES, credentials, strict=True)), api_base=fake.base_url)
+
+def x_client(fake: XFake, credentials: tuple[str, ...] = CREDENTIALS) -> XClient:
+    """A client for the fake, configured as config.toml would: ``api_base`` in the account."""
+    env = dict(zip(NAMES, credentials, strict=True))
+    return XClient(dataclasses.replace(ACCOUNT, api_base=fake.base_url), env=env)
 
 
 # -- offline ------------------------------------------------------------------------------
@@ -98,7 +101,7 @@ def test_comparable_text_masks_what_x_rewrites() -> None:
 
 
 def test_missing_credential_is_a_credential_error() -> None:
-    client = XClient(x_client_account(), env={NAMES[0]: "k"}, api_base="http://127.0.0.1:9")
+    client = XClient(ACCOUNT, env={NAMES[0]: "k"}, api_base="http://127.0.0.1:9")
     with pytest.raises(CredentialError) as caught:
         client.login()
     assert str(caught.value) == (
@@ -111,9 +114,7 @@ def test_unreachable_x_is_a_retryable_error_not_an_unknown_outcome() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         url = f"http://127.0.0.1:{probe.getsockname()[1]}"
-    client = XClient(
-        x_client_account(), env=dict(zip(NAMES, CREDENTIALS, strict=True)), api_base=url
-    )
+    client = XClient(ACCOUNT, env=dict(zip(NAMES, CREDENTIALS, strict=True)), api_base=url)
     with pytest.raises(PublishError) as caught:
         client.create_post(PostContent("Hello."), key="", root=None, parent=None)
     assert not caught.value.final
@@ -122,19 +123,6 @@ def test_unreachable_x_is_a_retryable_error_not_an_unknown_outcome() -> None:
         f"x: could not reach {url} for the first post of a thread (try again later)"
     )
     client.close()
-
-
-def x_client_account() -> Any:
-    from bot.settings import AccountConfig
-
-    return AccountConfig(
-        name="cityhall_x",
-        platform="x",
-        consumer_key_env=NAMES[0],
-        consumer_secret_env=NAMES[1],
-        access_token_env=NAMES[2],
-        access_token_secret_env=NAMES[3],
-    )
 
 
 # -- against the fake ---------------------------------------------------------------------
@@ -393,3 +381,36 @@ def test_the_fake_flags_requests_that_break_the_spec(x_fake_server: XFake) -> No
 
 def png_magic() -> bytes:
     return b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+
+
+@pytest.mark.spec
+def test_the_fake_enforces_the_rules_x_documents(x_fake_server: XFake) -> None:
+    fake = x_fake_server
+    auth = OAuth1(
+        CREDENTIALS[0],
+        client_secret=CREDENTIALS[1],
+        resource_owner_key=CREDENTIALS[2],
+        resource_owner_secret=CREDENTIALS[3],
+        decoding=None,
+    )
+    with requests.Session() as session:
+
+        def tweet(body: dict[str, Any]) -> tuple[int, Any]:
+            answer = session.post(f"{fake.base_url}/2/tweets", auth=auth, json=body)
+            return answer.status_code, answer.json().get("detail")
+
+        link = " https://example.com/" + "x" * 300  # any link weighs 23
+        assert tweet({"text": "界" * 140}) == (201, None)  # weight 2 each: exactly 280
+        assert tweet({"text": "界" * 141})[0] == 403
+        assert tweet({"text": "a" * 256 + link}) == (201, None)  # 256 + 1 + 23 = 280
+        assert tweet({"text": "b" * 257 + link})[0] == 403
+        assert tweet({"text": "Pic", "media": {"media_ids": ["42"]}}) == (
+            400,
+            "One or more parameters to your request was invalid.",
+        )
+        assert tweet({"text": "Reply", "reply": {"in_reply_to_tweet_id": "77"}}) == (
+            403,
+            "You attempted to reply to a Tweet that is deleted or not visible to you.",
+        )
+    assert fake.writes == 2
+    assert fake.mismatches == []
