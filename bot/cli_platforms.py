@@ -1,3 +1,70 @@
 """Platform commands: accounts check, retract (issue: posting to Bluesky and X)."""
 
 from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from bot.cli import actor_option, config_option, load, main, open_store
+from bot.errors import BotError
+
+
+@main.group()
+def accounts() -> None:
+    """The X and Bluesky accounts in config.toml."""
+
+
+@accounts.command("check")
+@config_option
+@click.pass_context
+def accounts_check(ctx: click.Context, config_path: Path | None) -> None:
+    """Log in to each configured account and say which work, without posting.
+
+    Example: citycrier accounts check
+    """
+    from bot.publish.thread import open_client
+
+    config = load(ctx, config_path)
+    if not config.accounts:
+        click.echo("no accounts in config.toml: approved threads go to the outbox")
+        return
+    broken = 0
+    for account in config.accounts.values():
+        try:
+            who = open_client(config, account).login()
+        except BotError as exc:
+            broken += 1
+            click.secho(f"{account.name} ({account.platform}): not working: {exc.message}",
+                        fg="red")
+            continue
+        click.secho(f"{account.name} ({account.platform}): ok, logged in as {who}", fg="green")
+    if broken:
+        raise BotError(f"{broken} of {len(config.accounts)} accounts do not work (see above)")
+
+
+@main.command()
+@click.argument("draft_id", type=int)
+@config_option
+@actor_option
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def retract(ctx: click.Context, draft_id: int, config_path: Path | None, actor: str,
+            yes: bool) -> None:
+    """Delete a published thread on every platform, last post first.
+
+    Example: citycrier retract 12 --as dana
+    """
+    from bot.publish.retract import retract_thread
+    from bot.review import require_role
+
+    config = load(ctx, config_path)
+    store = open_store(config)
+    require_role(store, actor, "retract")
+    draft = store.get_draft(draft_id)
+    if not yes and not click.confirm(f"Delete every post of draft {draft_id} ({draft.title}, "
+                                     f"{draft.period_label}) on every platform?"):
+        raise BotError("not retracted")
+    for d in retract_thread(config, store, draft_id, actor):
+        click.echo(f"deleted {d.platform} post {d.post}: {d.uri or d.remote_id}")
+    click.echo(f"draft {draft_id} retracted")

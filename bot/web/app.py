@@ -28,7 +28,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.errors import BotError, CredentialError
+from bot.errors import BotError
 from bot.settings import Config
 from bot.store import Store
 from bot.web import views_draft, views_queue
@@ -77,10 +77,11 @@ def secret_key(config: Config) -> str:
     name = config.web.secret_key_env
     value = os.environ.get(name, "") if name else ""
     if not value:
-        raise CredentialError(name or "CITYCRIER_SECRET_KEY", (
-            "the desk signs its session cookies with a secret: set it to a long random "
-            f"string, e.g. export {name}=$(python3 -c 'import secrets; "
-            "print(secrets.token_urlsafe(32))')"))
+        raise BotError(
+            f"{name or 'the [web] secret_key_env variable'} is not set: the desk signs its "
+            f"session cookies with it. Set it to a long random string, e.g. export "
+            f"{name}=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')\" "
+            f"(or put it in .env)")
     if len(value) < MIN_SECRET:
         raise BotError(f"{name} is {len(value)} characters long: use at least {MIN_SECRET} "
                        f"random characters (python3 -c 'import secrets; "

@@ -335,7 +335,8 @@ class SocrataFake:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,),
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -396,8 +397,13 @@ class SocrataFake:
         ds = self.dataset(dataset_id) if dataset_id else None
         if ds is None:
             return 404, json_type, missing_dataset_body(dataset_id or path.strip("/"))
+        stamp = formatdate(ds.updated, usegmt=True)
         if view:
-            return 200, json_type, json.dumps(self.view_body(ds), indent=2).encode()
+            tag = '"' + hashlib.sha1(f"{ds.updated}|view|{ds.id}".encode()).hexdigest() + '"'
+            cached = {"ETag": tag, "Last-Modified": stamp, "Server": "nginx"}
+            if headers.get("if-none-match") == tag:
+                return 304, cached, b""
+            return 200, json_type | cached, json.dumps(self.view_body(ds), indent=2).encode()
         if v3:
             token = headers.get("x-app-token", "")
             if not token or (self.tokens is not None and token not in self.tokens):
@@ -412,7 +418,6 @@ class SocrataFake:
             fields, kinds, rows = self.run(ds, params)
         except SoqlError as exc:
             return exc.status, json_type, json.dumps(exc.body).encode()
-        stamp = formatdate(ds.updated, usegmt=True)
         etag = '"' + hashlib.sha1(f"{ds.updated}|{method}|{path}|{sorted(params.items())}"
                                   .encode()).hexdigest() + '"'
         out = {"Content-Type": "application/json;charset=utf-8", "Server": "nginx",
