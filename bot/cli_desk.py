@@ -77,7 +77,7 @@ def serve(ctx: click.Context, config_path: Path | None, host: str | None,
     verbose = logging.getLogger().level <= logging.DEBUG
     server = uvicorn.Server(uvicorn.Config(
         app, log_level="info" if verbose else "warning", access_log=verbose,
-        proxy_headers=True, timeout_graceful_shutdown=5, lifespan="on"))
+        proxy_headers=True, server_header=False, timeout_graceful_shutdown=5, lifespan="on"))
     try:
         server.run(sockets=[sock])
     finally:

@@ -32,7 +32,7 @@ def reading_grade(text: str) -> float:
     clean = _URL.sub("", text).replace("#", "")
     if len(clean.split()) < 3:
         return 0.0
-    return round(float(textstat.flesch_kincaid_grade(clean)), 1)
+    return max(round(float(textstat.flesch_kincaid_grade(clean)), 1), 0.0)
 
 
 def check_readability(thread: dict[str, tuple[Post, ...]], max_grade: float) -> list[Reason]:

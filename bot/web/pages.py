@@ -135,14 +135,14 @@ def environment() -> jinja2.Environment:
     return env
 
 
-def render(request: Request, name: str, status: int = 200, *, user: User | None = None,
+def render(request: Request, template: str, status: int = 200, *, user: User | None = None,
            **context: Any) -> HTMLResponse:
     """Render a desk template with the user, CSRF token, flash message and time helpers."""
     desk = desk_of(request)
     session = request.scope["session"]
     now = desk.clock()
     tz = desk.config.timezone
-    html = desk.env.get_template(name).render(
+    html = desk.env.get_template(template).render(
         request_path=request.url.path, user=user, csrf=csrf_token(session, desk.cookies),
         flash=session.pop("flash", None), now=now,
         when=lambda dt: local_time(dt, tz) if dt else "",

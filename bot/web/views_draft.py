@@ -6,7 +6,7 @@ action shows the draft again with the reason; a done one redirects with a short 
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -76,7 +76,28 @@ def zone_name(timezone: str) -> str:
     return timezone.rsplit("/", 1)[-1].replace("_", " ") + " time"
 
 
-def source_facts(source: dict[str, Any]) -> dict[str, Any]:
+def readable_date(value: object, timezone: str) -> str:
+    """An ISO date or time from a source record, as people read it (else as it is).
+
+    >>> readable_date("2026-11-02", "UTC"), readable_date("2026-11-24T15:11:24-06:00", \
+"America/Chicago")
+    ('Mon, Nov 2, 2026', 'Tue, Nov 24, 2026, 3:11 PM CST')
+    """
+    text = "" if value is None else str(value)
+    try:
+        if len(text) == 10:
+            d = date.fromisoformat(text)
+            return f"{d:%a, %b} {d.day}, {d.year}"
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    if t.tzinfo is None:
+        return text
+    t = t.astimezone(ZoneInfo(timezone))
+    return f"{t:%a, %b} {t.day}, {t.year}, {t.strftime('%I').lstrip('0')}:{t:%M %p %Z}"
+
+
+def source_facts(source: dict[str, Any], timezone: str) -> dict[str, Any]:
     """The draft's source record as text to show (whatever shape it was stored in)."""
     def text(key: str) -> str:
         value = source.get(key)
@@ -85,7 +106,8 @@ def source_facts(source: dict[str, Any]) -> dict[str, Any]:
     queries = source.get("queries") or []
     return {"label": text("label") or text("portal"), "kind": text("kind"),
             "dataset": text("dataset"), "link": safe_url(source.get("link")),
-            "as_of": text("as_of"), "last_updated": text("last_updated"),
+            "as_of": readable_date(source.get("as_of"), timezone),
+            "last_updated": readable_date(source.get("last_updated"), timezone),
             "synthetic": bool(source.get("synthetic")),
             "queries": [str(q) for q in queries] if isinstance(queries, list)
             else [str(queries)]}
@@ -111,10 +133,10 @@ def show_draft(request: Request, desk: Desk, user: User, draft: Draft,
         preview=build_preview(desk.config, shown, charts, desk.max_grade(draft.recipe)),
         actions=_actions(desk, draft, user), audit=store.audit(draft.id),
         receipts=store.receipts(draft.id), deliveries=store.deliveries(draft.id),
-        source=source_facts(draft.source), zone_name=zone_name(desk.config.timezone),
+        source=source_facts(draft.source, desk.config.timezone), zone_name=zone_name(desk.config.timezone),
         slot_value=_slot_value(desk, draft), error=error,
         slot_passed=draft.state == PENDING and draft.slot_at <= desk.clock(),
-        two_person=desk.config.approval.two_person)
+        two_person=desk.config.approval.two_person, max_grade=desk.max_grade(draft.recipe))
     response.background = background
     return response
 

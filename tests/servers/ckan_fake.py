@@ -212,8 +212,14 @@ class CKANFake:
         if not re.match(r"\s*select\b", sql, re.I):
             raise CKANError(409, {"__type": "Validation Error",
                                   "query": ["Only SELECT statements are allowed"]})
-        for table in re.findall(r'\bFROM\s+"([^"]+)"', sql, re.I):
-            self._resource(table)
+        tables = [self._resource(t) for t in re.findall(r'\bFROM\s+"([^"]+)"', sql, re.I)]
+        known = {t.id for t in tables} | {f for t in tables for f, _ in t.fields}
+        outside = re.sub(r"'(?:[^']|'')*'", "''", sql)
+        for name in re.findall(r'"((?:[^"]|"")+)"', outside):
+            if name.replace('""', '"') not in known:  # SQLite would read it as a string
+                raise CKANError(409, {"__type": "Validation Error", "query": [
+                    f'(psycopg2.errors.UndefinedColumn) column "{name}" does not exist'],
+                    "info": {"statement": [sql]}})
         lite = sql.replace("::timestamp", "")
         try:
             with self.lock:

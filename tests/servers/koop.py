@@ -1,7 +1,8 @@
 """Start and stop a real ArcGIS FeatureServer (Koop, tests/servers/koop.js) on 127.0.0.1.
 
     with start_koop(data_dir) as koop:
-        koop.layer_url("baltimore_311")   # .../file-geojson/rest/services/baltimore_311/FeatureServer/0
+        koop.services                     # .../file-geojson/rest/services (a portal's url)
+        koop.layer_path("baltimore_311")  # baltimore_311/FeatureServer/0 (its dataset)
 
 Each `DATA_DIR/NAME.geojson` is one layer. The npm packages come from tests/servers/package.json
 (`npm ci` in tests/servers). The port is chosen by the OS; start-up waits at most `timeout`
@@ -42,6 +43,7 @@ class KoopServer:
     process: subprocess.Popen[str]
     port: int
     output: list[str] = field(default_factory=list)
+    reader: threading.Thread | None = None
 
     @property
     def services(self) -> str:
@@ -63,6 +65,10 @@ class KoopServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait(timeout=10)
+        if self.reader is not None:
+            self.reader.join(timeout=10)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
     def __enter__(self) -> KoopServer:
         return self
@@ -92,16 +98,17 @@ def start_koop(data_dir: Path, timeout: float = READY_TIMEOUT) -> KoopServer:
             lines.put(line)
         lines.put(None)
 
-    threading.Thread(target=drain, daemon=True).start()
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     try:
         port = _wait_for_port(lines, timeout)
     except BaseException:
-        KoopServer(process, 0).stop()
+        KoopServer(process, 0, output, reader).stop()
         raise
     if port is None:
-        KoopServer(process, 0).stop()
+        KoopServer(process, 0, output, reader).stop()
         raise KoopUnavailable("Koop exited before listening: " + " | ".join(output[-5:]))
-    return KoopServer(process, port, output)
+    return KoopServer(process, port, output, reader)
 
 
 def _wait_for_port(lines: queue.Queue[str | None], timeout: float) -> int | None:

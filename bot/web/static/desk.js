@@ -50,7 +50,8 @@
     if (!counter) { return; }
     function update() {
       var m = measure(area.value, area.dataset.measure);
-      counter.textContent = m.text + (m.over ? " (too long or empty)" : "");
+      var empty = area.value.trim() === "";
+      counter.textContent = m.text + (empty ? " · empty" : (m.over ? " · too long" : ""));
       counter.classList.toggle("over", m.over);
     }
     area.addEventListener("input", update);

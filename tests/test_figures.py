@@ -1,0 +1,95 @@
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from bot.errors import DataError
+from bot.figures import Figure, Item, Point, compute_figures
+from bot.periods import resolve_period
+from bot.query import Answer, Filter, Query
+from bot.settings import Breakdown, GoalSpec, Recipe, SeriesSpec, SourceSpec
+
+
+class RecordingSource:
+    """Answers from a table keyed by (period first day, group/bucket); records every query."""
+
+    def __init__(self, answers):
+        self.answers = answers
+        self.asked: list[Query] = []
+
+    def fetch(self, q: Query) -> Answer:
+        self.asked.append(q)
+        key = (q.start.date().isoformat(), q.group_by or q.bucket or "")
+        return Answer(tuple(self.answers.get(key, [])))
+
+
+def recipe(**kw):
+    base = dict(name="crime", path=Path("posts/crime.toml"), title="T", template="t.j2",
+                schedule="0 9 3 * *", noun="incidents",
+                source=SourceSpec("p", "incidents", "date", "last_month",
+                                  filters=(Filter("committed", "=", "COMMITTED"),)),
+                labels={"THEFT": "thefts"})
+    base.update(kw)
+    return Recipe(**base)
+
+
+PERIOD = resolve_period("last_month", date(2026, 11, 2), "America/Chicago")
+
+
+def test_total_breakdown_with_previous_values_and_labels():
+    src = RecordingSource({
+        ("2026-10-01", ""): [("", 900)], ("2026-09-01", ""): [("", 1000)],
+        ("2026-10-01", "crime"): [("THEFT", 300), ("ASSAULT", 90)],
+        ("2026-09-01", "crime"): [("THEFT", 250)],
+    })
+    f = compute_figures(recipe(breakdowns=(Breakdown("top", "crime", 2),)), PERIOD, src)
+    assert f.total == Figure(900, 1000)
+    assert f.total.change == pytest.approx(-0.1)
+    assert f.breakdowns["top"] == (
+        Item("THEFT", "thefts", 300, 250, 300 / 900, 1),
+        Item("ASSAULT", "ASSAULT", 90, 0.0, 90 / 900, 2),
+    )
+    # the previous period is asked only for the keys that made the top N
+    prev = src.asked[3]
+    assert prev.filters == (Filter("committed", "=", "COMMITTED"),
+                            Filter("crime", "in", ("THEFT", "ASSAULT")))
+    assert src.asked[2].top == 2 and src.asked[2].group_by == "crime"
+    assert f.queries[0] == ("count of incidents where date in [2026-10-01 00:00, 2026-11-01 "
+                            "00:00) and committed = 'COMMITTED'")
+
+
+def test_series_points_are_labelled_for_ticks_and_words():
+    src = RecordingSource({
+        ("2026-10-01", ""): [("", 5)], ("2026-09-01", ""): [("", 4)],
+        ("2026-08-01", "month"): [("2026-08-01", 3), ("2026-09-01", 4), ("2026-10-01", 5)],
+    })
+    f = compute_figures(recipe(series=(SeriesSpec("m", "month", 3),)), PERIOD, src)
+    assert f.series["m"] == (Point("2026-08-01", "Aug", "August 2026", 3),
+                             Point("2026-09-01", "Sep", "September 2026", 4),
+                             Point("2026-10-01", "Oct", "October 2026", 5))
+    assert src.asked[-1].order == "key_asc"
+
+
+def test_goal_progress_and_pace():
+    src = RecordingSource({("2026-10-01", ""): [("", 30)], ("2026-09-01", ""): [("", 40)],
+                           ("2026-01-01", ""): [("", 500)]})
+    goal = GoalSpec(target=1000, label="homes", deadline=date(2026, 12, 31),
+                    start=date(2026, 1, 1))
+    g = compute_figures(recipe(goal=goal), PERIOD, src).goal
+    assert (g.value, g.share, g.days_left) == (500, 0.5, 61)
+    assert g.expected == pytest.approx(1000 * 304 / 365)
+    assert g.on_track is False and g.remaining == 500
+    assert g.pace_needed_per_month == pytest.approx(500 / (61 / 30.44))
+
+
+def test_an_empty_period_is_an_error():
+    with pytest.raises(DataError, match="no incidents in incidents for in October"):
+        compute_figures(recipe(), PERIOD, RecordingSource({}))
+
+
+def test_data_hash_ignores_when_the_figures_were_fetched():
+    src = RecordingSource({("2026-10-01", ""): [("", 5)], ("2026-09-01", ""): [("", 4)]})
+    a = compute_figures(recipe(), PERIOD, src)
+    b = compute_figures(recipe(), PERIOD, src)
+    assert a.data_hash() == b.data_hash()
+    assert a.history_values() == {"total": 5}
