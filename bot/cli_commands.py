@@ -129,12 +129,14 @@ def _check_templates(config: Any) -> list[Problem]:
 @config_option
 @click.option("--as-of", "as_of", help="Date the thread is drafted on (YYYY-MM-DD).")
 @click.option("--platform", type=click.Choice(["x", "bluesky"]), help="Only this platform.")
-@click.option("--live", is_flag=True, help="Fetch from the portal, bypassing the cache.")
+@click.option("--live", is_flag=True,
+              help="Read the recipe's [source.live] portal (a real city's data) instead.")
+@click.option("--no-cache", is_flag=True, help="Fetch from the portal, bypassing the cache.")
 @click.option("--charts", "charts_dir", type=click.Path(file_okay=False, path_type=Path),
               help="Also save the charts as PNG files in this folder.")
 @click.pass_context
 def preview(ctx: click.Context, name: str, config_path: Path | None, as_of: str | None,
-            platform: str | None, live: bool, charts_dir: Path | None) -> None:
+            platform: str | None, live: bool, no_cache: bool, charts_dir: Path | None) -> None:
     """Render a recipe's thread to the terminal; store nothing.
 
     Example: citycrier preview baltimore_311_weekend --platform bluesky
@@ -145,7 +147,12 @@ def preview(ctx: click.Context, name: str, config_path: Path | None, as_of: str 
 
     config = load(ctx, config_path)
     recipe = load_recipe(config, name)
-    built = build_thread(config, recipe, parse_as_of(as_of, config, recipe), no_cache=live,
+    if live:
+        if recipe.source.live is None:
+            raise BotError(f"recipe {name!r} has no [source.live] table naming a real portal "
+                           f"and dataset: add one, or preview without --live")
+        recipe = recipe.live()
+    built = build_thread(config, recipe, parse_as_of(as_of, config, recipe), no_cache=no_cache,
                          charts=True)
     click.secho(f"{recipe.title}: {built.period.label} ({built.period.first_day} to "
                 f"{built.period.last_day})", bold=True)

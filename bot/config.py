@@ -32,6 +32,7 @@ from bot.settings import (
     ChartSpec,
     Config,
     GoalSpec,
+    LiveSource,
     NotifyConfig,
     PortalConfig,
     Recipe,
@@ -260,7 +261,8 @@ _RECIPE = {"title": str, "template": str, "schedule": str, "approval": str, "pla
            "enabled": bool, "source": dict,
            "breakdowns": dict, "series": dict, "goal": dict, "labels": dict, "charts": list}
 _SOURCE = {"portal": str, "dataset": str, "date_field": str, "period": str, "measure": str,
-           "where": dict, "filters": list}
+           "where": dict, "filters": list, "live": dict}
+_LIVE = {"portal": str, "dataset": str, "date_field": str, "columns": dict}
 _FILTER = {"field": str, "op": str, "value": (str, int, float, list)}
 _BREAKDOWN = {"group_by": str, "top": int}
 _SERIES = {"bucket": str, "count": int}
@@ -408,10 +410,23 @@ def _read_source(r: _Reader, raw: Any, config: Config | None) -> SourceSpec | No
         elif len(f) == 3:
             v = tuple(f["value"]) if isinstance(f["value"], list) else f["value"]
             filters.append(Filter(f["field"], f["op"], v))
+    live = None
+    if "live" in s:
+        lv = r.table(s["live"], "source.live", _LIVE, required=("portal", "dataset",
+                                                                "date_field"))
+        if "portal" in lv and config is not None and lv["portal"] not in config.portals:
+            r.note("source.live.portal", f"{lv['portal']!r} is not a portal in config.toml",
+                   f"add [portals.{lv['portal']}] to config.toml")
+            ok = False
+        elif {"portal", "dataset", "date_field"} <= set(lv):
+            cols = {str(k): str(v) for k, v in (lv.get("columns") or {}).items()}
+            live = LiveSource(lv["portal"], lv["dataset"], lv["date_field"], cols)
+        else:
+            ok = False
     if not ok or not {"portal", "dataset", "date_field", "period"} <= set(s):
         return None
     return SourceSpec(portal=s["portal"], dataset=s["dataset"], date_field=s["date_field"],
-                      period=s["period"], measure=measure, filters=tuple(filters))
+                      period=s["period"], measure=measure, filters=tuple(filters), live=live)
 
 
 # ----------------------------------------------------------------------------- entry points

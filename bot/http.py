@@ -412,13 +412,13 @@ def explain_body(portal: PortalConfig, body: Any, status: int,
         fix = ("the layer is not public: it needs a token" if code in ("498", "499")
                else "check the layer path in the recipe" if code == "404" else _QUERY_FIX)
         return PortalError(name, code, _one_line(detail), fix)
-    code = body.get("code") or body.get("errorCode")
-    if code == "dataset.missing":
+    soda_code = body.get("code") or body.get("errorCode")
+    if soda_code == "dataset.missing":
         return SourceError(name, f"dataset {dataset!r} does not exist (HTTP {status} "
                            "dataset.missing)", "check the dataset id in the recipe and the "
                            "portal's url in config.toml")
-    if code:
-        return PortalError(name, str(code), _one_line(str(body.get("message") or "")),
+    if soda_code:
+        return PortalError(name, str(soda_code), _one_line(str(body.get("message") or "")),
                            _QUERY_FIX)
     if body.get("error") is True and status >= 400:  # Socrata's bare {"error": true, ...}
         return PortalError(name, f"HTTP {status}", _one_line(str(body.get("message", ""))),

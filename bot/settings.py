@@ -135,6 +135,17 @@ class ChartSpec:
 
 
 @dataclass(frozen=True)
+class LiveSource:
+    """Where the same figures live on a real portal (`preview --live` uses it): the demo
+    recipes read the synthetic sample, and name here the city's own dataset."""
+
+    portal: str
+    dataset: str
+    date_field: str
+    columns: dict[str, str] = field(default_factory=dict)  # sample column -> real column
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     portal: str
     dataset: str
@@ -142,6 +153,7 @@ class SourceSpec:
     period: str  # one of periods.PERIODS
     measure: Measure = field(default_factory=Measure)
     filters: tuple[Filter, ...] = ()
+    live: LiveSource | None = None
 
 
 @dataclass(frozen=True)
@@ -167,3 +179,20 @@ class Recipe:
     stale_after: timedelta | None = None
     publish_after: timedelta = timedelta(hours=4)  # the slot: drafting time + this
     enabled: bool = True
+
+    def live(self) -> Recipe:
+        """This recipe pointed at its [source.live] portal, columns renamed."""
+        from dataclasses import replace
+
+        live = self.source.live
+        if live is None:
+            raise ValueError(self.name)
+        col = live.columns.get
+        src = replace(self.source, portal=live.portal, dataset=live.dataset,
+                      date_field=live.date_field, live=None,
+                      filters=tuple(replace(f, field=col(f.field, f.field))
+                                    for f in self.source.filters),
+                      measure=replace(self.source.measure, field=col(
+                          self.source.measure.field or "", self.source.measure.field)))
+        return replace(self, source=src, breakdowns=tuple(
+            replace(b, group_by=col(b.group_by, b.group_by)) for b in self.breakdowns))

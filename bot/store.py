@@ -237,7 +237,7 @@ class Store:
         data is superseded; a published one is left alone and no new draft is made."""
         now = self.clock()
         with self.engine.begin() as conn:
-            if False:  # one drafter
+            if self.dialect == "postgresql":  # one drafter per (recipe, period) at a time
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"),
                              {"k": _lock_key(new.recipe, new.period_key)})
             same = conn.execute(select(s.drafts.c.id).where(

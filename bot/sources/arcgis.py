@@ -215,8 +215,8 @@ class ArcGISSource:
                 "onStatisticField": layer.object_id if kind == "count" else field,
                 "outStatisticFieldName": "cc_value"}
         found: dict[str, float] = {}
-        for key, value in self._statistics(q.dataset, where, stat, keys):
-            name = local.key_text(key[0]) if keys else ""
+        for group, value in self._statistics(q.dataset, where, stat, keys):
+            name = local.key_text(group[0]) if keys else ""
             found[name] = found.get(name, 0.0) + value
         return found
 

@@ -228,6 +228,7 @@ def matches(value: Any, f: Filter, numeric: bool) -> bool:
     wanted = f.value if isinstance(f.value, (tuple, list)) else (f.value,)
     numbers = [as_number(v) for v in wanted]
     have: Any
+    want: list[Any]
     if numeric and all(n is not None for n in numbers):
         have, want = as_number(text), list(numbers)
     else:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import struct
+import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from starlette.testclient import TestClient
+from starlette.exceptions import StarletteDeprecationWarning
+
+with warnings.catch_warnings():  # starlette 1.x asks for httpx2 and warns when it finds httpx
+    warnings.simplefilter("ignore", StarletteDeprecationWarning)
+    from starlette.testclient import TestClient
 
 from bot.config import load_config
 from bot.people import add_user
