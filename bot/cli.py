@@ -6,7 +6,6 @@ Every BotError becomes one red line and exit status 1, here and nowhere else. He
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import sys

@@ -69,6 +69,25 @@ def demo(ctx: click.Context, config_path: Path | None) -> None:
     click.echo("Open it in a browser to see each thread as it would look on X and Bluesky.")
 
 
+def echo_thread(thread: dict[str, Any], charts: dict[str, tuple[str, str]],
+                platform: str | None = None) -> None:
+    """Print each platform's posts with their length, charts and alt text."""
+    from bot.limits import measure_post
+
+    for p, posts in thread.items():
+        if platform and p != platform:
+            continue
+        click.secho(f"\n== {PLATFORM_NAMES[p]} ==", bold=True)
+        for i, post in enumerate(posts, start=1):
+            m = measure_post(post.text, p)
+            click.secho(f"-- post {i}/{len(posts)} · {m.length}/{m.limit} {m.unit}", fg="cyan")
+            click.echo(post.text)
+            for n in post.charts:
+                title, alt = charts[n]
+                click.secho(f"   [chart {n}] {title}", fg="green")
+                click.echo(f"   alt: {alt}")
+
+
 @main.command()
 @config_option
 @click.option("--as-of", "as_of", help="Render against data as of this date (YYYY-MM-DD).")
@@ -143,7 +162,6 @@ def preview(ctx: click.Context, name: str, config_path: Path | None, as_of: str 
     """
     from bot.config import load_recipe
     from bot.drafting import build_thread
-    from bot.limits import measure_post
 
     config = load(ctx, config_path)
     recipe = load_recipe(config, name)
@@ -158,18 +176,8 @@ def preview(ctx: click.Context, name: str, config_path: Path | None, as_of: str 
                 f"{built.period.last_day})", bold=True)
     if built.source["synthetic"]:
         click.secho("synthetic sample: not a city's records", fg="yellow")
-    alts = {c.name: c for c in built.charts}
-    for p, posts in built.composed.thread.items():
-        if platform and p != platform:
-            continue
-        click.secho(f"\n== {PLATFORM_NAMES[p]} ==", bold=True)
-        for i, post in enumerate(posts, start=1):
-            m = measure_post(post.text, p)
-            click.secho(f"-- post {i}/{len(posts)} · {m.length}/{m.limit} {m.unit}", fg="cyan")
-            click.echo(post.text)
-            for n in post.charts:
-                click.secho(f"   [chart {n}] {alts[n].title}", fg="green")
-                click.echo(f"   alt: {alts[n].alt}")
+    echo_thread(built.composed.thread, {c.name: (c.title, c.alt) for c in built.charts},
+                platform)
     for r in built.reasons:
         click.secho(f"guard: {r.text}", fg="yellow")
     if charts_dir:
@@ -255,7 +263,6 @@ def show(ctx: click.Context, draft_id: int, config_path: Path | None) -> None:
 
     Example: citycrier show 3
     """
-    from bot.limits import measure_post
 
     config = load(ctx, config_path)
     store = open_store(config)
@@ -266,15 +273,7 @@ def show(ctx: click.Context, draft_id: int, config_path: Path | None) -> None:
                 f"{d.revision}", bold=True)
     if d.source.get("synthetic"):
         click.secho("synthetic sample: not a city's records", fg="yellow")
-    for p, posts in rev.thread.items():
-        click.secho(f"\n== {PLATFORM_NAMES[p]} ==", bold=True)
-        for i, post in enumerate(posts, start=1):
-            m = measure_post(post.text, p)
-            click.secho(f"-- post {i}/{len(posts)} · {m.length}/{m.limit} {m.unit}", fg="cyan")
-            click.echo(post.text)
-            for n in post.charts:
-                click.secho(f"   [chart {n}] {charts[n].title}", fg="green")
-                click.echo(f"   alt: {rev.alts.get(n, charts[n].alt)}")
+    echo_thread(rev.thread, {n: (c.title, rev.alts.get(n, c.alt)) for n, c in charts.items()})
     for r in d.reasons:
         click.secho(f"guard: {r}", fg="yellow")
     if d.error:

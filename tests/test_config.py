@@ -139,3 +139,27 @@ def test_missing_config_file(tmp_path):
     assert code == 1
     assert lines == [f"{tmp_path / 'config.toml'}: file not found (pass --config PATH, or run "
                      f"from the folder holding it)", "Error: 1 problem found"]
+
+
+def test_live_source_renames_columns(project):
+    config = load_config(project / "config.toml")
+    recipe = load_recipes(config)["baton_rouge_crime_monthly"]
+    live = recipe.live()
+    assert (live.source.portal, live.source.dataset, live.source.date_field) == (
+        "open_data_br", "pbin-pcm7", "report_date")
+    assert [b.group_by for b in live.breakdowns] == ["statute_category", "district"]
+    assert live.source.live is None and recipe.source.portal == "sample"
+
+
+def test_sources_describe_a_file_dataset(project):
+    result = CliRunner().invoke(main, ["sources", "describe", "sample", "housing_recovery",
+                                       "--config", str(project / "config.toml")])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == "housing_recovery (citycrier synthetic sample)"
+    assert lines[2:] == ["rows: 965", "  home_id           text",
+                         "  program           text", "  completed_date    date",
+                         "  council_district  number", "  repair_type       text"]
+    result = CliRunner().invoke(main, ["sources", "describe", "smaple", "x",
+                                       "--config", str(project / "config.toml")])
+    assert result.stderr == "Error: no portal 'smaple' in config.toml (did you mean 'sample'?)\n"

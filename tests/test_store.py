@@ -18,7 +18,6 @@ from bot import schema
 from bot.errors import NotFound, StoreError, TransitionError
 from bot.store import (
     APPROVED,
-    EXPIRED,
     PARTIAL,
     PENDING,
     PUBLISHING,

@@ -47,7 +47,8 @@ def _status(exc: BotError) -> int:
 
 
 def _sentence(message: str) -> str:
-    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+    """A library message ends with a period on the page (its first word may be a name)."""
+    return message + ("" if message.endswith(".") else ".")
 
 
 def _load(desk: Desk, request: Request) -> Draft:

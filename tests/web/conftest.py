@@ -82,6 +82,16 @@ def make_draft(store: Store, *, title: str = "Baltimore 311: the weekend in requ
     return draft_id
 
 
+@pytest.fixture(autouse=True)
+def quick_hashing(monkeypatch: pytest.MonkeyPatch) -> None:
+    """argon2 with its cheapest settings: the same code path, a thousandth of the time
+    (tests/test_people.py checks the real settings)."""
+    from argon2 import PasswordHasher
+
+    monkeypatch.setattr("bot.people._hasher", lambda: PasswordHasher(
+        time_cost=1, memory_cost=1024, parallelism=1))
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()

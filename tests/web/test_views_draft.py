@@ -1,0 +1,245 @@
+"""A draft on the desk: its page, editing, approving, rejecting, rescheduling, and the rules
+(roles, CSRF, two-person, edit-after-approval, expiry, stale pages) as the desk applies them."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from bot.store import Store
+
+from .conftest import T0, TEXTS, FakeClock, csrf_of, make_draft, post_form, sign_in
+
+
+def test_the_draft_page_shows_both_platforms_lengths_grades_charts_and_data(
+        app: Any, draft_id: int) -> None:
+    html = sign_in(app, "ada").get(f"/drafts/{draft_id}").text
+    assert html.count('<article class="post x"') == 2
+    assert html.count('<article class="post bluesky"') == 2
+    assert "52 / 280 characters" in html  # TEXTS[0] on X
+    assert "52 / 300 characters" in html  # and on Bluesky
+    assert "Reading grade" in html
+    assert (f'<img src="/drafts/{draft_id}/charts/0.png" alt="Bar chart. Rat extermination '
+            f'visits led with 24." width="1" height="1">') in html
+    assert "Bar chart. Rat extermination visits led with 24.</figcaption>" in html
+    for fact in ("Open Baltimore", "311_Customer_Service_Requests", "Mon, Nov 2, 2026",
+                 'href="https://data.baltimorecity.gov/search?q=311"',
+                 "SRType, count(*) GROUP BY SRType"):
+        assert fact in html, fact
+    assert "posts Mon, Nov 2, 12:00 PM CST (in 3 hours)" in html
+    assert "Approve for posting" in html
+
+
+def test_a_chart_is_served_as_png_from_the_store(app: Any, draft_id: int) -> None:
+    client = sign_in(app, "ada")
+    r = client.get(f"/drafts/{draft_id}/charts/0.png")
+    assert r.status_code == 200
+    assert r.headers["content-type"] == "image/png"
+    assert r.content.startswith(b"\x89PNG")
+    assert client.get(f"/drafts/{draft_id}/charts/1.png").status_code == 404
+
+
+def test_approving_records_who_and_which_revision(app: Any, store: Store, draft_id: int) -> None:
+    client = sign_in(app, "ada")
+    r = post_form(client, f"/drafts/{draft_id}/approve", {"revision": "1"})
+    assert r.status_code == 303
+    assert r.headers["location"] == f"/drafts/{draft_id}"
+    page = client.get(f"/drafts/{draft_id}").text
+    assert "Approved. It will be posted Mon, Nov 2, 12:00 PM CST (in 3 hours)." in page
+    assert store.get_draft(draft_id).state == "approved"
+    last = store.audit(draft_id)[-1]
+    assert (last.actor, last.action, last.detail) == ("ada", "approve", "revision 1")
+
+
+def test_a_form_without_its_csrf_token_is_refused(app: Any, store: Store,
+                                                  draft_id: int) -> None:
+    client = sign_in(app, "ada")
+    for data in ({"revision": "1"}, {"revision": "1", "csrf": "not-the-token"}):
+        r = client.post(f"/drafts/{draft_id}/approve", data=data)
+        assert r.status_code == 403
+        assert "did not carry the desk&#39;s security token" in r.text
+    r = client.post(f"/drafts/{draft_id}/reject", data={"reason": "no"})
+    assert r.status_code == 403
+    assert store.get_draft(draft_id).state == "pending_review"
+
+
+def test_a_csrf_token_from_another_session_is_refused(app: Any, store: Store,
+                                                      draft_id: int) -> None:
+    token = csrf_of(sign_in(app, "bea").get("/queue").text)
+    r = sign_in(app, "ada").post(f"/drafts/{draft_id}/approve",
+                                 data={"revision": "1", "csrf": token})
+    assert r.status_code == 403
+    assert store.get_draft(draft_id).state == "pending_review"
+
+
+def test_a_viewer_cannot_approve_edit_or_reject(app: Any, store: Store, draft_id: int) -> None:
+    client = sign_in(app, "vic")
+    page = client.get(f"/drafts/{draft_id}").text
+    assert "Approve for posting" not in page
+    assert "You can read drafts; editors and approvers act on them." in page
+    r = post_form(client, f"/drafts/{draft_id}/approve", {"revision": "1"})
+    assert r.status_code == 403
+    assert "vic is a viewer: only approver or admin users may approve." in r.text
+    assert post_form(client, f"/drafts/{draft_id}/reject", {"reason": "x"}).status_code == 403
+    assert client.get(f"/drafts/{draft_id}/edit").status_code == 403
+    assert store.get_draft(draft_id).state == "pending_review"
+    assert [a.action for a in store.audit(draft_id)] == ["draft"]
+
+
+def test_an_editor_can_edit_but_not_approve(app: Any, store: Store, draft_id: int) -> None:
+    client = sign_in(app, "eddie")
+    assert "Only approvers can approve. You are an editor." in client.get(
+        f"/drafts/{draft_id}").text
+    r = post_form(client, f"/drafts/{draft_id}/approve", {"revision": "1"})
+    assert r.status_code == 403
+    assert store.get_draft(draft_id).state == "pending_review"
+
+
+def test_an_edit_is_a_new_revision_and_the_old_one_stays(app: Any, store: Store,
+                                                         draft_id: int) -> None:
+    client = sign_in(app, "eddie")
+    r = post_form(client, f"/drafts/{draft_id}/edit",
+                  {"revision": "1", "text-x-0": "Baltimore's 311 line took 139 requests.",
+                   "alt-0": "Bar chart of requests."}, page=f"/drafts/{draft_id}/edit")
+    assert r.status_code == 303
+    assert "Saved as revision 2." in client.get(f"/drafts/{draft_id}").text
+    revs = store.revisions(draft_id)
+    assert [r.revision for r in revs] == [1, 2]
+    assert revs[0].thread["x"][0].text == TEXTS[0]
+    assert revs[1].thread["x"][0].text == "Baltimore's 311 line took 139 requests."
+    assert revs[1].thread["bluesky"][0].text == TEXTS[0]
+    assert revs[1].alts == {"top_requests": "Bar chart of requests."}
+    assert revs[1].author == "eddie"
+    old = client.get(f"/drafts/{draft_id}?revision=1").text
+    assert "You are looking at an earlier wording: revision 1" in old
+    assert TEXTS[0] in old
+
+
+def test_an_edit_over_the_x_limit_is_refused_and_keeps_the_text(app: Any, store: Store,
+                                                                draft_id: int) -> None:
+    client = sign_in(app, "eddie")
+    long_text = "A" * 281
+    r = post_form(client, f"/drafts/{draft_id}/edit", {"revision": "1", "text-x-1": long_text},
+                  page=f"/drafts/{draft_id}/edit")
+    assert r.status_code == 422
+    assert ("Post 2 is too long for X: 281 characters, and the limit is 280. Shorten it and "
+            "save again. Nothing was saved.") in r.text
+    assert f'class="bad" aria-invalid="true">{long_text}</textarea>' in r.text
+    assert store.get_draft(draft_id).revision == 1
+
+
+def test_saving_nothing_new_makes_no_revision(app: Any, store: Store, draft_id: int) -> None:
+    client = sign_in(app, "eddie")
+    r = post_form(client, f"/drafts/{draft_id}/edit", {"revision": "1"},
+                  page=f"/drafts/{draft_id}/edit")
+    assert r.status_code == 303
+    assert "Nothing changed, so no new revision was saved." in client.get(
+        f"/drafts/{draft_id}").text
+    assert store.get_draft(draft_id).revision == 1
+
+
+def test_editing_an_approved_draft_sends_it_back_to_review(app: Any, store: Store,
+                                                           draft_id: int) -> None:
+    ada = sign_in(app, "ada")
+    post_form(ada, f"/drafts/{draft_id}/approve", {"revision": "1"})
+    eddie = sign_in(app, "eddie")
+    assert "Saving an edit sends it back to review" in eddie.get(
+        f"/drafts/{draft_id}/edit").text
+    r = post_form(eddie, f"/drafts/{draft_id}/edit", {"revision": "1", "text-bluesky-0": "New."},
+                  page=f"/drafts/{draft_id}/edit")
+    assert r.status_code == 303
+    assert ("Saved as revision 2. An edited draft goes back to review: it needs a new "
+            "approval.") in eddie.get(f"/drafts/{draft_id}").text
+    d = store.get_draft(draft_id)
+    assert (d.state, d.revision) == ("pending_review", 2)
+    assert post_form(ada, f"/drafts/{draft_id}/approve", {"revision": "2"}).status_code == 303
+
+
+def test_approving_a_page_that_changed_meanwhile_is_refused(app: Any, store: Store,
+                                                            draft_id: int) -> None:
+    ada = sign_in(app, "ada")
+    token_page = ada.get(f"/drafts/{draft_id}").text  # ada reads revision 1 ...
+    eddie = sign_in(app, "eddie")
+    post_form(eddie, f"/drafts/{draft_id}/edit", {"revision": "1", "text-x-0": "Changed."},
+              page=f"/drafts/{draft_id}/edit")  # ... eddie saves revision 2 ...
+    token = csrf_of(token_page)
+    r = ada.post(f"/drafts/{draft_id}/approve", data={"csrf": token, "revision": "1"})
+    assert r.status_code == 409  # ... so ada's approval of revision 1 does not count
+    assert ("draft 1 changed while you were looking at it (now revision 2): reload it and try "
+            "again.") in r.text
+    assert store.get_draft(draft_id).state == "pending_review"
+
+
+def test_two_person_rule_an_editor_of_a_draft_cannot_approve_it(
+        make_app: Any, store: Store, draft_id: int) -> None:
+    app = make_app(two_person=True)
+    ada = sign_in(app, "ada")
+    post_form(ada, f"/drafts/{draft_id}/edit", {"revision": "1", "text-x-0": "Ada's words."},
+              page=f"/drafts/{draft_id}/edit")
+    page = ada.get(f"/drafts/{draft_id}").text
+    assert "You edited this draft. With two-person approval, another approver must approve " \
+           "it." in page
+    r = ada.post(f"/drafts/{draft_id}/approve",
+                 data={"csrf": csrf_of(page), "revision": "2"})
+    assert r.status_code == 403
+    assert ("ada edited draft 1; with two-person approval on, another approver must approve "
+            "it.") in r.text
+    assert store.get_draft(draft_id).state == "pending_review"
+    bea = sign_in(app, "bea")
+    assert post_form(bea, f"/drafts/{draft_id}/approve", {"revision": "2"}).status_code == 303
+    assert store.get_draft(draft_id).state == "approved"
+
+
+def test_a_draft_whose_slot_passed_expires_and_can_be_rescheduled(
+        app: Any, store: Store, clock: FakeClock, draft_id: int) -> None:
+    ada = sign_in(app, "ada")
+    clock.advance(hours=3)  # the slot, T0 + 3 h, has come
+    page = ada.get(f"/drafts/{draft_id}").text
+    assert "Its posting time has passed without an approval" in page
+    r = post_form(ada, f"/drafts/{draft_id}/approve", {"revision": "1"})
+    assert r.status_code == 409
+    assert ("draft 1&#39;s slot (Mon, Nov 2, 12:00 PM CST) passed before it was approved, so "
+            "it has expired: reschedule it to a new time, then approve it.") in r.text
+    assert store.get_draft(draft_id).state == "expired"
+    assert [(a.actor, a.action) for a in store.audit(draft_id)][-1] == ("citycrier", "expire")
+    r = post_form(ada, f"/drafts/{draft_id}/reschedule", {"slot": "2026-11-02T11:00"})
+    assert r.status_code == 400  # 11:00 Chicago is 17:00 UTC: still in the past
+    assert "is not in the future: pick a later time." in r.text
+    r = post_form(ada, f"/drafts/{draft_id}/reschedule", {"slot": "2026-11-03T09:30"})
+    assert r.status_code == 303
+    assert ("Rescheduled to Tue, Nov 3, 9:30 AM CST. It is back in review: it needs an "
+            "approval before then.") in ada.get(f"/drafts/{draft_id}").text
+    d = store.get_draft(draft_id)
+    assert (d.state, d.slot_at) == ("pending_review", T0 + timedelta(hours=24, minutes=30))
+    assert post_form(ada, f"/drafts/{draft_id}/approve", {"revision": "1"}).status_code == 303
+
+
+def test_rejecting_needs_a_reason(app: Any, store: Store, draft_id: int) -> None:
+    ada = sign_in(app, "ada")
+    r = post_form(ada, f"/drafts/{draft_id}/reject", {"reason": "  "})
+    assert r.status_code == 400
+    assert "a rejection needs a reason (say what is wrong, for the record)." in r.text
+    r = post_form(ada, f"/drafts/{draft_id}/reject", {"reason": "The total looks wrong."})
+    assert r.status_code == 303
+    page = ada.get(f"/drafts/{draft_id}").text
+    assert "Rejected. It will not be posted; your reason is in the history." in page
+    assert "<td>ada</td><td>Rejected</td><td>The total looks wrong.</td>" in page
+    assert store.get_draft(draft_id).state == "rejected"
+    assert "Nothing to decide: this draft is rejected." in page
+
+
+def test_published_posts_link_to_each_post(app: Any, store: Store, clock: FakeClock) -> None:
+    draft_id = make_draft(store, state="approved")
+    clock.advance(hours=3)
+    assert [d.id for d in store.claim_due(clock.now, "w1")] == [draft_id]
+    store.record_intent(draft_id, "x", "cityhall_x", 0, "")
+    store.confirm_receipt(draft_id, "x", 0, "1850000000000000001",
+                          uri="https://x.com/i/web/status/1850000000000000001")
+    store.record_intent(draft_id, "bluesky", "cityhall_bsky", 0, "3kabc")
+    store.confirm_receipt(draft_id, "bluesky", 0, "3kabc",
+                          uri="at://did:plc:abc123/app.bsky.feed.post/3kabc", cid="bafy")
+    store.record_intent(draft_id, "bluesky", "cityhall_bsky", 1, "3kdef")
+    html = sign_in(app, "vic").get(f"/drafts/{draft_id}").text
+    assert '<a href="https://x.com/i/web/status/1850000000000000001"' in html
+    assert '<a href="https://bsky.app/profile/did:plc:abc123/post/3kabc"' in html
+    assert "being posted (not confirmed yet)" in html
