@@ -36,7 +36,7 @@ def parse_now(value: str | None, tz: str) -> datetime:
     except ValueError:
         raise BotError(f"--now {value!r} is not an ISO 8601 time: write e.g. "
                        f"2026-03-09T09:05 or 2026-03-09T14:05:00+00:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=ZoneInfo(tz))).astimezone(UTC)
 
 
 @contextmanager

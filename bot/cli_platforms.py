@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from bot.cli import actor_option, config_option, load, main, open_store
-from bot.errors import BotError
+from bot.errors import BotError, PublishError
 
 
 @main.group()
@@ -31,13 +31,16 @@ def accounts_check(ctx: click.Context, config_path: Path | None) -> None:
         return
     broken = 0
     for account in config.accounts.values():
+        client = open_client(config, account)
         try:
-            who = open_client(config, account).login()
+            who = client.login()
         except BotError as exc:
             broken += 1
-            click.secho(f"{account.name} ({account.platform}): not working: {exc.message}",
-                        fg="red")
+            what = exc.what if isinstance(exc, PublishError) else exc.message
+            click.secho(f"{account.name} ({account.platform}): not working: {what}", fg="red")
             continue
+        finally:
+            client.close()
         click.secho(f"{account.name} ({account.platform}): ok, logged in as {who}", fg="green")
     if broken:
         raise BotError(f"{broken} of {len(config.accounts)} accounts do not work (see above)")
@@ -65,6 +68,7 @@ def retract(ctx: click.Context, draft_id: int, config_path: Path | None, actor: 
     if not yes and not click.confirm(f"Delete every post of draft {draft_id} ({draft.title}, "
                                      f"{draft.period_label}) on every platform?"):
         raise BotError("not retracted")
-    for d in retract_thread(config, store, draft_id, actor):
+    deleted = retract_thread(config, store, draft_id, actor)
+    for d in deleted:
         click.echo(f"deleted {d.platform} post {d.post}: {d.uri or d.remote_id}")
-    click.echo(f"draft {draft_id} retracted")
+    click.echo(f"draft {draft_id} retracted: {len(deleted)} posts deleted")

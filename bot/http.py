@@ -341,7 +341,7 @@ def _one_line(text: str, limit: int = 300) -> str:
     """Whitespace collapsed, cut to `limit` characters.
 
     >>> _one_line("No such column: foo;\\n  position: 8", 30)
-    'No such column: foo; position:…'
+    'No such column: foo; position…'
     """
     flat = " ".join(str(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"

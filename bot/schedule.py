@@ -63,8 +63,14 @@ class CityCronTrigger(CronTrigger):
             nxt = nxt.astimezone(UTC).astimezone(self.timezone)
             if not (self.fixed_time and _second_of_two(nxt)):
                 return nxt
-            nxt = super().get_next_fire_time(None, nxt + timedelta(seconds=1))
+            nxt = super().get_next_fire_time(None, _plus(nxt, timedelta(seconds=1)))
         return nxt
+
+
+def _plus(moment: datetime, delta: timedelta) -> datetime:
+    """Elapsed-time arithmetic: aware `+` works on the wall clock and drops `fold`, so
+    01:30 EST + 1 µs would land back in 01:30 EDT, an hour earlier."""
+    return moment.astimezone(UTC) + delta
 
 
 def _second_of_two(moment: datetime) -> bool:
@@ -123,13 +129,14 @@ def cron_trigger(expr: str, tz: str) -> CityCronTrigger:
 
 def next_fire(trigger: CronTrigger, after: datetime) -> datetime | None:
     """The first fire time strictly after `after`."""
-    return trigger.get_next_fire_time(None, after + timedelta(microseconds=1))
+    return trigger.get_next_fire_time(None, _plus(after, timedelta(microseconds=1)))
 
 
 def last_fire(trigger: CronTrigger, now: datetime) -> datetime | None:
     """The most recent fire time at or before `now` (None if none in five years)."""
+    now = now.astimezone(UTC)  # aware datetimes sharing a zone compare by wall clock
     for window in _WINDOWS:
-        moment = next_fire(trigger, now - window)
+        moment = next_fire(trigger, _plus(now, -window))
         if moment is None or moment > now:
             continue
         while True:
@@ -143,6 +150,7 @@ def last_fire(trigger: CronTrigger, now: datetime) -> datetime | None:
 def fires_between(trigger: CronTrigger, start: datetime, end: datetime,
                   limit: int = 1000) -> list[datetime]:
     """Fire times t with start < t <= end, oldest first, at most `limit` of the newest."""
+    end = end.astimezone(UTC)
     out: list[datetime] = []
     moment = next_fire(trigger, start)
     count = 0
@@ -293,6 +301,7 @@ class Operations:
     def catch_up(self, now: datetime) -> list[SlotRun]:
         """Draft, once, each recipe whose latest slot's period has no run; record as missed
         the earlier slots since its last run (their periods are not drafted: no burst)."""
+        now = now.astimezone(UTC)
         latest: dict[str, tuple[datetime, str]] = {}
         for name, trigger in self.triggers.items():
             slot = last_fire(trigger, now)
@@ -316,7 +325,7 @@ class Operations:
         earlier: dict[str, datetime] = {}
         for moment in fires_between(self.triggers[name], since, slot):
             k = self.period_key(name, moment)
-            if moment < slot and k != key:
+            if moment.astimezone(UTC) < slot.astimezone(UTC) and k != key:
                 earlier.setdefault(k, moment)
         if not earlier:
             return []
@@ -361,6 +370,7 @@ class Operations:
         """Expire drafts whose slot passed unapproved; publish what is due; never raises."""
         from bot.review import expire_overdue
 
+        now = now.astimezone(UTC)
         report = PassReport()
         try:
             report.expired = expire_overdue(self.store, now)
@@ -438,9 +448,11 @@ def build_scheduler(ops: Operations, now: datetime) -> Any:
     return sched
 
 
-def run_scheduler(ops: Operations) -> list[SlotRun]:
+def run_scheduler(ops: Operations,
+                  on_start: Callable[[Any], None] | None = None) -> list[SlotRun]:
     """Catch up, then run the jobs until `ops.stop()`; wait for the job in flight.
 
+    `on_start` is called with the started scheduler (tests look at its jobs there).
     Returns what the start-up catch-up did."""
     started = ops.clock()
     log.info("scheduler starting: %d recipes, times in %s", len(ops.triggers),
@@ -460,6 +472,8 @@ def run_scheduler(ops: Operations) -> list[SlotRun]:
     log.info("scheduler started: %d drafting jobs%s", len(upcoming),
              f"; next: {upcoming[0][1]} at {_local(upcoming[0][0])}" if upcoming else "")
     try:
+        if on_start is not None:
+            on_start(sched)
         while not ops.stopping.wait(timeout=60):
             pass
     finally:
@@ -477,6 +491,7 @@ def status_report(config: Config, recipes: Mapping[str, Recipe], store: Store,
     from bot.store import APPROVED, ON_HOLD, PARTIAL, PUBLISHING
 
     tz = ZoneInfo(config.timezone)
+    now = now.astimezone(UTC)
 
     def show(moment: datetime | None) -> str | None:
         return moment.astimezone(tz).isoformat(timespec="minutes") if moment else None

@@ -4,20 +4,33 @@ With no platform accounts configured, threads go to the outbox (a folder of page
 accounts, each platform publishes the thread independently, post by post, writing a receipt
 *before* each remote write (intent) and completing it after, so a crash is resolved by asking
 the platform, never by posting again (see thread.py).
+
+Drafts are claimed one at a time, just before each is posted, so a claim never sits unused
+while earlier threads post (another process could take it over once its lease ran out).
+
+A thread whose slot (or planned retry) passed more than `approval.missed_slot_grace_minutes`
+ago, and of which nothing is posted yet, is not posted late in a burst: it goes on hold for a
+person, unless a person has just released it.
+
+Example::
+
+    for outcome in publish_due(config, store, datetime.now(UTC)):
+        print(outcome.draft_id, outcome.state, outcome.detail)
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.errors import BotError
 from bot.settings import Config
-from bot.store import Store, worker_id
+from bot.store import APPROVED, PARTIAL, PUBLISHING, AuditRow, Draft, Store, worker_id
 
 log = logging.getLogger(__name__)
+AFTER_A_BUG = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -36,21 +49,19 @@ def publish_due(config: Config, store: Store, now: datetime, *, worker: str | No
     from bot.publish import outbox
 
     worker = worker or worker_id()
-    outcomes = []
+    outcomes: list[Outcome] = []
     wrote_outbox = False
-    grace = timedelta(minutes=config.approval.missed_slot_grace_minutes)
-    for draft in store.claim_due(now, worker, limit=limit, draft_ids=draft_ids):
-        if stop is not None and stop():
-            store.transition(draft.id, "partial" if store.receipts(draft.id) else "hold",
-                             worker, "stopped before starting: will resume")
+    for candidate in due_ids(store, now, draft_ids):
+        if len(outcomes) >= limit or (stop is not None and stop()):
             break
-        if now - draft.slot_at > grace and not any(r.confirmed for r in
-                                                   store.receipts(draft.id)):
-            d = store.transition(
-                draft.id, "hold", "citycrier",
-                f"missed its slot {draft.slot_at:%Y-%m-%d %H:%M %Z} by more than "
-                f"{config.approval.missed_slot_grace_minutes} minutes: not posted late in a "
-                f"burst; release or reschedule it", error="missed slot: waiting for a person")
+        claimed = store.claim_due(now, worker, limit=1, draft_ids=[candidate])
+        if not claimed:
+            continue  # another process took it, or it is no longer due
+        draft = claimed[0]
+        late = missed_slot(config, store, draft, now)
+        if late:
+            d = store.transition(draft.id, "hold", "citycrier", late,
+                                 error="missed slot: waiting for a person")
             outcomes.append(Outcome(d.id, d.recipe, d.state, d.error))
             continue
         if not config.accounts:
@@ -68,8 +79,66 @@ def publish_due(config: Config, store: Store, now: datetime, *, worker: str | No
             continue
         from bot.publish.thread import publish_thread
 
-        outcomes.append(publish_thread(config, store, draft, now, worker=worker,
-                                       clients=clients, stop=stop))
+        try:
+            outcomes.append(publish_thread(config, store, draft, now, worker=worker,
+                                           clients=clients, stop=stop))
+        except Exception as exc:  # a bug: keep it from stopping the other drafts
+            log.exception("draft %s: publishing failed unexpectedly", draft.id)
+            what = (f"publishing stopped on an unexpected {type(exc).__name__}: {exc} (a bug "
+                    f"in citycrier: report it); the receipts are kept and the next run resumes")
+            d = store.transition(draft.id, "partial", worker, what, error=what,
+                                 retry_at=now + AFTER_A_BUG)
+            outcomes.append(Outcome(d.id, d.recipe, d.state, what))
     if wrote_outbox:
         outbox.write_index(config)
     return outcomes
+
+
+def due_ids(store: Store, now: datetime, only: Sequence[int] | None = None) -> list[int]:
+    """Drafts that may be due, interrupted ones first, then by slot (claiming decides)."""
+    drafts = store.list_drafts((PUBLISHING, APPROVED, PARTIAL))
+    if only is not None:
+        drafts = [d for d in drafts if d.id in set(only)]
+    stale = [d.id for d in drafts if d.state == PUBLISHING]
+    due = [d.id for d in drafts if d.state != PUBLISHING and d.slot_at <= now
+           and (d.retry_at is None or d.retry_at <= now)]
+    return stale + due
+
+
+def missed_slot(config: Config, store: Store, draft: Draft, now: datetime) -> str:
+    """Why a claimed draft must wait for a person because it is too late, or ""."""
+    grace = timedelta(minutes=config.approval.missed_slot_grace_minutes)
+    planned = max(draft.slot_at, draft.retry_at) if draft.retry_at else draft.slot_at
+    if now - planned <= grace:
+        return ""
+    if any(r.confirmed for r in store.receipts(draft.id)):
+        return ""  # a thread already begun is finished, never left half-posted
+    if claims_since_release(store.audit(draft.id)) is not None:
+        return ""  # a person released it after the hold: they want it posted now
+    what = "slot" if planned == draft.slot_at else "retry time"
+    return (f"missed its {what} {planned:%Y-%m-%d %H:%M %Z} by more than "
+            f"{config.approval.missed_slot_grace_minutes} minutes: not posted late in a burst; "
+            f"release or reschedule it")
+
+
+def claims_since_release(audit: list[AuditRow]) -> int | None:
+    """How many times the draft was claimed since a person released it from a hold (by
+    `release`, or by approving it again after an edit); None if it was not released.
+
+    >>> from datetime import UTC, datetime
+    >>> def rows(*actions): return [AuditRow(datetime.now(UTC), "p", a, "", 1) for a in actions]
+    >>> claims_since_release(rows("draft", "claim", "hold", "release", "claim"))
+    1
+    >>> claims_since_release(rows("draft", "approve", "claim")) is None
+    True
+    """
+    held = False
+    since: int | None = None
+    for row in audit:
+        if row.action == "hold":
+            held, since = True, None
+        elif row.action in ("release", "approve") and held:
+            since = 0
+        elif row.action == "claim" and since is not None:
+            since += 1
+    return since

@@ -3,37 +3,58 @@
 For each platform (independently: one failing never stops another):
 
 1. posts with a confirmed receipt are done; the thread continues from the last of them;
-2. a post with an intent but no confirmation may or may not have been written: ask the
+2. a thread not yet started starts only if it fits the account's caps (config.toml);
+3. the account logs in before anything is written (a refused password writes nothing);
+4. a post with an intent but no confirmation may or may not have been written: ask the
    platform (`find_post`) before anything else; if it cannot be settled, stop that platform
    and flag it for a person;
-3. otherwise record the intent (with Bluesky's record key), write, and confirm the receipt.
+5. otherwise record the intent (with Bluesky's record key), write, and confirm the receipt.
 
 A draft is `published` only when every post on every platform is confirmed; otherwise it is
-`partially_published` with the reason, and the next pass resumes it.
+`partially_published` with the reason (the next pass resumes it, at the platform's retry
+time), or `on_hold` when every unfinished platform needs a person.
+
+Example::
+
+    for draft in store.claim_due(now, worker):
+        outcome = publish_thread(config, store, draft, now, worker=worker)
+        print(outcome.state, outcome.detail)   # published, every post confirmed on bluesky, x
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from bot.errors import BotError, PublishError, RateLimited, UnknownOutcome
 from bot.publish.base import Image, PostContent, Ref
-from bot.publish.runner import Outcome
+from bot.publish.runner import Outcome, claims_since_release
 from bot.settings import AccountConfig, Config
-from bot.store import Draft, Receipt, Store
+from bot.store import Draft, Receipt, Revision, Store, StoredChart
 
 log = logging.getLogger(__name__)
 
 DONE = "done"
-PENDING = "pending"
-RATE_LIMITED = "rate_limited"
-RETRY = "retry"  # a transient failure: the next pass tries again
+PENDING = "pending"  # stopped on request: the next pass continues at once
+RATE_LIMITED = "rate_limited"  # a platform's limit or an account cap: waits for retry_at
+RETRY = "retry"  # a transient failure: the next pass tries again at retry_at
 NEEDS_PERSON = "needs_person"  # final refusal, or an outcome nobody can settle
-SETTLE_AFTER = timedelta(minutes=1)
-RETRY_AFTER = timedelta(minutes=5)
+SETTLE_AFTER = timedelta(minutes=1)  # after an unknown outcome, ask the platform this soon
+RETRY_AFTER = timedelta(minutes=5)  # after a transient failure
+# These log the OAuth 1.0a header (consumer key, access token) at DEBUG: never let them.
+SECRET_LOGGERS = ("oauthlib", "requests_oauthlib")
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """Where one platform's copy of a thread stands after a pass."""
+
+    state: str  # DONE | PENDING | RATE_LIMITED | RETRY | NEEDS_PERSON
+    reason: str = ""  # one line, without the platform's name
+    retry_at: datetime | None = None
 
 
 def account_for(config: Config, platform: str) -> AccountConfig | None:
@@ -42,6 +63,9 @@ def account_for(config: Config, platform: str) -> AccountConfig | None:
 
 
 def open_client(config: Config, account: AccountConfig) -> Any:
+    """The platform client for one configured account (credentials from the environment)."""
+    for name in SECRET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.getLogger(name).level, logging.WARNING))
     if account.platform == "bluesky":
         from bot.publish.bluesky import BlueskyClient
 
@@ -57,56 +81,78 @@ def publish_thread(config: Config, store: Store, draft: Draft, now: datetime, *,
     """Publish (or resume) every platform of one claimed draft; settle its state."""
     rev = store.revision(draft.id)
     charts = {c.name: c for c in store.charts(draft.id)}
-    states: dict[str, tuple[str, str, datetime | None]] = {}
+    known = store.deliveries(draft.id)
+    released = claims_since_release(store.audit(draft.id)) == 1  # a person just let it go
+    states: dict[str, Delivery] = {}
     for platform in draft.platforms:
         account = account_for(config, platform)
         if account is None:
-            states[platform] = (DONE, f"no {platform} account in config.toml: skipped", None)
+            states[platform] = Delivery(DONE, f"no {platform} account in config.toml: skipped")
             continue
-        known = store.deliveries(draft.id).get(platform)
-        if known and known["state"] == DONE:
-            states[platform] = (DONE, "", None)
+        before = known.get(platform)
+        if before and before["state"] == DONE:
+            states[platform] = Delivery(DONE)
             continue
-        if known and known["state"] == NEEDS_PERSON:
-            states[platform] = (NEEDS_PERSON, known["error"], None)
+        if before and before["state"] == NEEDS_PERSON and not released:
+            states[platform] = Delivery(NEEDS_PERSON, before["error"])
             continue
-        if known and known["retry_at"] and known["retry_at"] > now:
-            states[platform] = (known["state"], known["error"], known["retry_at"])
+        if before and before["retry_at"] and before["retry_at"] > now:
+            states[platform] = Delivery(before["state"], before["error"], before["retry_at"])
             continue
-        posts = [PostContent(p.text, tuple(
-            Image(charts[n].png, rev.alts.get(n, charts[n].alt), charts[n].width,
-                  charts[n].height) for n in p.charts if n in charts))
-            for p in rev.thread[platform]]
         given = (clients or {}).get(platform)
         client = None
         try:
+            posts = contents(rev, charts, platform)
             client = given or open_client(config, account)
             state = _publish_platform(store, draft, platform, account, client, posts, now,
-                                      stop)
+                                      worker, stop)
         except RateLimited as exc:
-            state = (RATE_LIMITED, exc.message, exc.retry_at)
+            state = Delivery(RATE_LIMITED, exc.what, exc.retry_at)
+        except PublishError as exc:  # e.g. the login: refused (final) or unreachable
+            state = (Delivery(NEEDS_PERSON, exc.what) if exc.final
+                     else Delivery(RETRY, exc.what, now + RETRY_AFTER))
         except BotError as exc:  # e.g. a missing credential: a person must act
-            state = (NEEDS_PERSON, exc.message, None)
+            state = Delivery(NEEDS_PERSON, exc.message)
         finally:
             if client is not None and given is None and hasattr(client, "close"):
                 client.close()
-        store.set_delivery(draft.id, platform, account.name, state[0], state[1], state[2])
+        store.set_delivery(draft.id, platform, account.name, state.state, state.reason,
+                           state.retry_at)
         states[platform] = state
-        if state[0] != DONE:
-            log.warning("draft %s on %s: %s", draft.id, platform, state[1])
+        if state.state != DONE:
+            log.warning("draft %s on %s: %s", draft.id, platform, state.reason)
     return _settle(store, draft, worker, states)
 
 
+def contents(rev: Revision, charts: dict[str, StoredChart], platform: str) -> list[PostContent]:
+    """The posts of one platform's thread with their charts (alt text as last edited)."""
+    if platform not in rev.thread:
+        raise BotError(f"the draft has no {platform} thread (edit the draft, or remove "
+                       f"{platform} from the recipe's platforms)")
+    posts = []
+    for number, post in enumerate(rev.thread[platform], 1):
+        missing = [n for n in post.charts if n not in charts]
+        if missing:
+            raise BotError(f"post {number} names charts the draft does not hold: "
+                           f"{', '.join(missing)} (draft it again)")
+        posts.append(PostContent(post.text, tuple(
+            Image(charts[n].png, rev.alts.get(n, charts[n].alt), charts[n].width,
+                  charts[n].height) for n in post.charts)))
+    return posts
+
+
 def _publish_platform(store: Store, draft: Draft, platform: str, account: AccountConfig,
-                      client: Any, posts: list[PostContent], now: datetime,
-                      stop: Callable[[], bool] | None) -> tuple[str, str, datetime | None]:
+                      client: Any, posts: list[PostContent], now: datetime, worker: str,
+                      stop: Callable[[], bool] | None) -> Delivery:
     receipts = {r.post_index: r for r in store.receipts(draft.id, platform)}
-    left = sum(1 for i in range(len(posts)) if not (receipts.get(i) and
-                                                   receipts[i].confirmed))
-    if left and not receipts:  # a thread is started only if it can finish within the caps
-        capped = _over_cap(store, account, left, now)
+    if all(i in receipts and receipts[i].confirmed for i in range(len(posts))):
+        return Delivery(DONE)
+    if not receipts:  # a thread is started only if it can finish within the caps
+        capped = check_caps(store, account, len(posts), now)
         if capped:
             return capped
+    client.login()  # before any intent: refused credentials write nothing
+    total = len(posts)
     root: Ref | None = None
     parent: Ref | None = None
     for i, content in enumerate(posts):
@@ -116,18 +162,22 @@ def _publish_platform(store: Store, draft: Draft, platform: str, account: Accoun
             root = root or parent
             continue
         if stop is not None and stop():
-            return (PENDING, f"stopped after post {i} of {len(posts)}: the next run "
-                             f"continues", None)
+            return Delivery(PENDING, f"stopped before post {i + 1} of {total}: the next run "
+                                     f"continues")
         if r is not None:  # intent without confirmation: was it written?
             try:
                 found = client.find_post(content, key=r.key, parent=parent,
                                          since=r.intent_at - SETTLE_AFTER)
             except UnknownOutcome as exc:
-                return (NEEDS_PERSON, f"post {i + 1} may or may not have been posted, and "
-                                      f"{platform} could not say ({exc.what}): check the "
-                                      f"account, then release the draft", None)
+                return Delivery(NEEDS_PERSON, f"post {i + 1} of {total} may or may not have "
+                                              f"been posted, and {platform} could not say "
+                                              f"({exc.what}): check the account, then "
+                                              f"release the draft")
             if found is not None:
                 _confirm(store, draft, platform, i, found)
+                store.add_audit(draft.id, worker, "settle",
+                                f"{platform} post {i + 1}: it had been posted "
+                                f"({found.uri or found.id}); receipt completed")
                 parent, root = found, root or found
                 continue
         key = r.key if (r is not None and r.key) else client.new_key()
@@ -135,51 +185,82 @@ def _publish_platform(store: Store, draft: Draft, platform: str, account: Accoun
         try:
             ref = client.create_post(content, key=key, root=root, parent=parent)
         except UnknownOutcome as exc:
-            return (RETRY, f"post {i + 1}: {exc.what}; the next pass asks {platform} whether "
-                           f"it was posted before writing again", now + SETTLE_AFTER)
+            return Delivery(RETRY, f"post {i + 1} of {total}: {exc.what}", now + SETTLE_AFTER)
         except RateLimited:
             raise
         except PublishError as exc:
             if exc.final:
-                return (NEEDS_PERSON, f"post {i + 1}: {exc.what}", None)
-            return (RETRY, f"post {i + 1}: {exc.what}", now + RETRY_AFTER)
+                return Delivery(NEEDS_PERSON, f"post {i + 1} of {total}: {exc.what}")
+            return Delivery(RETRY, f"post {i + 1} of {total}: {exc.what}", now + RETRY_AFTER)
         _confirm(store, draft, platform, i, ref)
-        store.renew_claim(draft.id)
+        store.renew_claim(draft.id, worker)
         parent, root = ref, root or ref
-    return (DONE, "", None)
+    return Delivery(DONE)
 
 
 def _confirm(store: Store, draft: Draft, platform: str, index: int, ref: Ref) -> None:
     store.confirm_receipt(draft.id, platform, index, ref.id, ref.uri, ref.cid)
 
 
-def _over_cap(store: Store, account: AccountConfig, needed: int,
-              now: datetime) -> tuple[str, str, datetime | None] | None:
-    for window, cap, label in ((timedelta(hours=1), account.posts_per_hour, "an hour"),
-                               (timedelta(days=1), account.posts_per_day, "a day")):
+CAP_WINDOWS = ((timedelta(hours=1), "posts_per_hour", "an hour", "hour"),
+               (timedelta(days=1), "posts_per_day", "a day", "24 hours"))
+
+
+def check_caps(store: Store, account: AccountConfig, needed: int,
+               now: datetime) -> Delivery | None:
+    """None if a thread of `needed` posts fits the account's caps now; else why it waits.
+
+    A thread longer than a cap can never fit: it waits for a person. Otherwise it waits
+    until enough of the account's posts have left the window (to the minute)."""
+    for window, key, label, span in CAP_WINDOWS:
+        cap: int = getattr(account, key)
+        if needed > cap:
+            return Delivery(NEEDS_PERSON, f"the thread has {needed} posts but account "
+                                          f"{account.name!r} may post {cap} {label} ({key} in "
+                                          f"config.toml): raise {key} or shorten the thread")
         used = store.posts_since(account.name, now - window)
         if used + needed > cap:
-            return (RATE_LIMITED, f"account {account.name!r} may post {cap} posts {label} "
-                                  f"(config.toml); {used} used, this thread needs {needed}: "
-                                  f"it waits", now + window / 12)
+            at = _cap_frees(store, account.name, window, cap - needed, now)
+            return Delivery(RATE_LIMITED, f"account {account.name!r} may post {cap} posts "
+                                          f"{label} ({key} in config.toml) and posted {used} "
+                                          f"in the last {span}; this thread needs {needed}: "
+                                          f"it waits until {at:%Y-%m-%d %H:%M %Z}", at)
     return None
 
 
-def _settle(store: Store, draft: Draft, worker: str,
-            states: dict[str, tuple[str, str, datetime | None]]) -> Outcome:
-    if all(s[0] == DONE for s in states.values()):
-        notes = "; ".join(s[1] for s in states.values() if s[1])
-        d = store.transition(draft.id, "published", worker,
-                             "every post confirmed" + (f" ({notes})" if notes else ""),
-                             error="")
-        return Outcome(d.id, d.recipe, d.state, "every post confirmed on " +
-                       ", ".join(p for p, s in states.items() if not s[1]))
-    problems = "; ".join(f"{p}: {s[1]}" for p, s in states.items() if s[0] != DONE)
-    waits = [s[2] for s in states.values() if s[0] != DONE and s[2] is not None]
-    retry_at = min(waits) if waits else None
-    if any(s[0] == NEEDS_PERSON for s in states.values()) and not waits:
+def _cap_frees(store: Store, account: str, window: timedelta, allowed: int,
+               now: datetime) -> datetime:
+    """The first whole minute after `now` when at most `allowed` posts are in the window."""
+    lo, hi = 1, int(window.total_seconds() // 60)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if store.posts_since(account, now + timedelta(minutes=mid) - window) <= allowed:
+            hi = mid
+        else:
+            lo = mid + 1
+    return now + timedelta(minutes=lo)
+
+
+def _settle(store: Store, draft: Draft, worker: str, states: dict[str, Delivery]) -> Outcome:
+    if all(s.state == DONE for s in states.values()):
+        posted = [p for p, s in states.items() if not s.reason]
+        notes = "; ".join(f"{p}: {s.reason}" for p, s in states.items() if s.reason)
+        if not posted:
+            d = store.transition(draft.id, "hold", worker, notes, error=notes)
+            return Outcome(d.id, d.recipe, d.state, notes)
+        detail = "every post confirmed on " + ", ".join(posted) + (
+            f" ({notes})" if notes else "")
+        d = store.transition(draft.id, "published", worker, detail, error="")
+        return Outcome(d.id, d.recipe, d.state, detail)
+    unfinished = {p: s for p, s in states.items() if s.state != DONE}
+    problems = "; ".join(f"{p}: {s.reason}" for p, s in unfinished.items())
+    if all(s.state == NEEDS_PERSON for s in unfinished.values()):
         d = store.transition(draft.id, "hold", worker, problems, error=problems)
     else:
+        waits = [s.retry_at for s in unfinished.values()
+                 if s.state != NEEDS_PERSON and s.retry_at is not None]
+        pending = any(s.state == PENDING for s in unfinished.values())
+        retry_at = None if pending or not waits else min(waits)
         d = store.transition(draft.id, "partial", worker, problems, error=problems,
                              retry_at=retry_at)
     return Outcome(d.id, d.recipe, d.state, problems)

@@ -74,7 +74,8 @@ class Soql:
             out["$where"] = " AND ".join(self.where)
         if self.group:
             out["$group"] = ", ".join(self.group)
-        out["$order"] = ", ".join(self.order)
+        if self.order:
+            out["$order"] = ", ".join(self.order)
         out["$limit"] = str(limit)
         if offset:
             out["$offset"] = str(offset)
@@ -86,7 +87,7 @@ class Soql:
             text += " WHERE " + " AND ".join(self.where)
         if self.group:
             text += " GROUP BY " + ", ".join(self.group)
-        return text + " ORDER BY " + ", ".join(self.order)
+        return text + (" ORDER BY " + ", ".join(self.order) if self.order else "")
 
 
 def quote_text(value: Any) -> str:
@@ -245,7 +246,7 @@ class SocrataSource:
                        "mean": f"avg({field})"}[kind]
             select = keyed + (f"{measure} AS cc_value",)
             if not key:
-                rows = list(self._rows(q.dataset, Soql(select, where, (), ("cc_value",)), 1))
+                rows = list(self._rows(q.dataset, Soql(select, where, (), ()), 1))
                 return (("", _number(rows[0].get("cc_value")) if rows else 0.0),)
             found = self._grouped(q, Soql(select, where, groups, ("cc_key",)))
         if q.bucket:
@@ -302,7 +303,7 @@ class SocrataSource:
         columns = tuple(name_of(c) for c in q.columns())
         soql = Soql(columns or (":id",), where, (), (":id",))
         numeric = {c for c, t in types.items() if t in NUMBER_TYPES}
-        count = Soql(("count(*) AS cc_value",), where, (), ("cc_value",))
+        count = Soql(("count(*) AS cc_value",), where, (), ())
         total = int(_number(next(self._rows(q.dataset, count, 1), {}).get("cc_value")))
         records: list[dict[str, Any]] = []
         with self.http.progress(f"{self.portal.name}: {q.dataset}", total) as bar:

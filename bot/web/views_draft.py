@@ -302,7 +302,8 @@ def edit_submit(request: Request, user: User, form: FormData | None) -> Response
     except LengthError as exc:
         from bot.limits import measure_post
 
-        unit = measure_post(texts[exc.platform][exc.post - 1], exc.platform).unit
+        m = measure_post(texts[exc.platform][exc.post - 1], exc.platform)
+        unit = "bytes" if m.unit == "bytes" else "characters"
         return again(422, f"Post {exc.post} is too long for {NAMES[exc.platform]}: "
                           f"{exc.length:,} {unit}, and the limit is {exc.limit:,}. Shorten it "
                           f"and save again. Nothing was saved.",

@@ -124,3 +124,207 @@ def _png(width: int, height: int, pad_to: int = 0) -> bytes:
     if pad_to > size:
         body += chunk(b"zzZz", b"\x00" * (pad_to - size - 12))
     return head + body + tail
+
+
+# ---- issue 4: publishing orchestration (thread, runner, crash, retract, CLI) -------------
+# Helpers shared by test_thread.py, test_runner.py, test_crash.py, test_retract.py and
+# tests/test_cli_platforms.py (import them with `from tests.publish.conftest import ...`).
+
+from dataclasses import dataclass  # noqa: E402
+
+from atproto import Client  # noqa: E402
+
+BSKY_ENV = "CITYCRIER_TEST_ORCH_BSKY_PASSWORD"
+X_ENVS = (
+    "CITYCRIER_TEST_ORCH_X_CONSUMER_KEY",
+    "CITYCRIER_TEST_ORCH_X_CONSUMER_SECRET",
+    "CITYCRIER_TEST_ORCH_X_ACCESS_TOKEN",
+    "CITYCRIER_TEST_ORCH_X_ACCESS_TOKEN_SECRET",
+)
+
+
+class FakeClock:
+    """A clock a test moves by hand: ``clock()`` is now; ``clock.advance(minutes=5)``."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> datetime:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+        return self.now
+
+
+@dataclass(frozen=True)
+class PdsAccount:
+    """A fresh account on the session's PDS (its own repo: records of other tests absent)."""
+
+    url: str
+    handle: str
+    did: str
+    password: str
+
+
+def create_pds_account(pds: Any, prefix: str = "t") -> PdsAccount:
+    """A new account on the local PDS, named ``PREFIX`` + 8 random hex digits ``.test``."""
+    import secrets
+
+    import httpx
+
+    handle = f"{prefix}{secrets.token_hex(4)}.test"
+    password = secrets.token_urlsafe(16)
+    response = httpx.post(
+        f"{pds.url}/xrpc/com.atproto.server.createAccount",
+        json={"handle": handle, "email": f"{handle}@example.test", "password": password},
+        timeout=30.0,
+    )
+    assert response.status_code == 200, response.text
+    return PdsAccount(pds.url, handle, str(response.json()["did"]), password)
+
+
+def pds_posts(account: PdsAccount) -> list[Any]:
+    """Every post record in the account's repo, oldest first (TID record keys sort by time)."""
+    from atproto import models
+
+    client = Client(account.url)
+    try:
+        page = client.com.atproto.repo.list_records(
+            models.ComAtprotoRepoListRecords.Params(
+                repo=account.did, collection="app.bsky.feed.post", limit=100
+            )
+        )
+    finally:
+        client.request.close()
+    return sorted(page.records, key=lambda r: r.uri.rsplit("/", 1)[1])
+
+
+def assert_pds_thread(records: list[Any], texts: list[str], images: list[int]) -> None:
+    """The records are exactly the thread: these texts in order, each reply pointing at the
+    first post as root and at the one before as parent (uri and cid), with these image counts."""
+    assert [r.value.text for r in records] == texts
+    assert records[0].value.reply is None
+    for record, before in zip(records[1:], records, strict=False):
+        reply = record.value.reply
+        assert (reply.root.uri, reply.root.cid) == (records[0].uri, records[0].cid)
+        assert (reply.parent.uri, reply.parent.cid) == (before.uri, before.cid)
+    assert [len(r.value.embed.images) if r.value.embed else 0 for r in records] == images
+
+
+def assert_x_thread(fake: Any, texts: list[str], images: list[int]) -> None:
+    """The fake holds exactly this thread, chained reply by reply, and wrote nothing else."""
+    tweets = fake.thread()
+    assert [t.sent for t in tweets] == texts
+    assert [t.reply_to for t in tweets] == [None] + [t.id for t in tweets[:-1]]
+    assert [len(t.media_ids) for t in tweets] == images
+    assert fake.writes == len(texts)
+
+
+def bluesky_account_toml(name: str, account: PdsAccount, **extra: Any) -> str:
+    lines = [f"[accounts.{name}]", 'platform = "bluesky"', f'handle = "{account.handle}"',
+             f'service = "{account.url}"', f'app_password_env = "{BSKY_ENV}"']
+    return "\n".join(lines + [f"{k} = {v!r}" for k, v in extra.items()]) + "\n"
+
+
+def x_account_toml(name: str, base_url: str, **extra: Any) -> str:
+    keys = ("consumer_key_env", "consumer_secret_env", "access_token_env",
+            "access_token_secret_env")
+    lines = [f"[accounts.{name}]", 'platform = "x"', 'handle = "cityhall"',
+             f'api_base = "{base_url}"'] + [f'{k} = "{v}"' for k, v in zip(keys, X_ENVS,
+                                                                          strict=True)]
+    return "\n".join(lines + [f"{k} = {v!r}" for k, v in extra.items()]) + "\n"
+
+
+def write_config(folder: Path, *accounts: str, grace_minutes: int = 60) -> Path:
+    """A config.toml in ``folder`` (store and state inside it) with these [accounts] tables."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "config.toml"
+    path.write_text(
+        'timezone = "America/Chicago"\n\n[storage]\nurl = "sqlite:///state/citycrier.db"\n'
+        'state_dir = "state"\noutbox_dir = "outbox"\n\n'
+        f"[approval]\nmissed_slot_grace_minutes = {grace_minutes}\n\n" + "\n".join(accounts),
+        encoding="utf-8",
+    )
+    return path
+
+
+def secrets_env(bsky_password: str = "", x_credentials: tuple[str, ...] = ()) -> dict[str, str]:
+    """The environment variables holding the test accounts' credentials."""
+    env = {BSKY_ENV: bsky_password} if bsky_password else {}
+    env.update(zip(X_ENVS, x_credentials, strict=False))
+    return env
+
+
+# 📊 is 4 bytes in UTF-8 and one character, "—" is 3 bytes: byte offsets differ from indices.
+THREAD_TEXTS = (
+    "📊 Baton Rouge — 311 calls last week: 1,204. Data: https://data.brla.gov/d/7ixm-mnvx",
+    "Most common: potholes (212), missed trash pickups (180), streetlights out (95).",
+    "That is up 12% from the week before, the third weekly rise in a row.",
+    "By district: District 2 had the most calls, about 1 in 4.",
+    "Questions about a request? Call 311 or use the app. #BatonRouge",
+)
+THREAD_CHARTS = ((("top", 4, 3), ("daily", 6, 2)), (("rank", 5, 5),), (), (("map", 3, 4),), ())
+
+
+def thread_draft(platforms: tuple[str, ...] = ("bluesky", "x"), *, texts: tuple[str, ...] =
+                 THREAD_TEXTS, slot_at: datetime | None = None, period_key: str = "2026-W09",
+                 state: str = "approved") -> Any:
+    """A 5-post approved thread with four small charts (on posts 1, 2 and 4)."""
+    from bot.store import NewDraft, Post, StoredChart
+
+    slot = slot_at or X_NOW
+    charts = tuple(
+        StoredChart(name, "bar", f"Chart {name}", _png(w, h), f"Alt text of {name}: {w}x{h}",
+                    w, h)
+        for post in THREAD_CHARTS for name, w, h in post
+    )
+    posts = tuple(Post(text, tuple(n for n, _, _ in c)) for text, c in
+                  zip(texts, THREAD_CHARTS, strict=True))
+    return NewDraft(
+        recipe="calls", title="311 calls: the week", period_key=period_key,
+        period_label="last week", as_of=slot, slot_at=slot, approval="auto", state=state,
+        platforms=platforms, data_hash=period_key, thread={p: posts for p in platforms},
+        charts=charts,
+    )
+
+
+THREAD_IMAGES = [len(c) for c in THREAD_CHARTS]
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """Now, for the store, the runner and the X fake alike (starts at X_NOW)."""
+    return FakeClock(X_NOW)
+
+
+def _checked_fake(clock: Any) -> Iterator[Any]:
+    if not x_fake.SPEC_PATH.is_file():
+        pytest.fail(f"needs the official X API spec at {x_fake.SPEC_PATH} (../shared/data)",
+                    pytrace=False)
+    with x_fake.XFake(clock=clock) as fake:
+        yield fake
+    if fake.mismatches:
+        pytest.fail("the X fake saw requests or answers that break the spec:\n"
+                    + "\n".join(fake.mismatches), pytrace=False)
+
+
+@pytest.fixture
+def x_clocked(clock: FakeClock) -> Iterator[Any]:
+    """The X fake on the test's clock (so its posts' times match the store's)."""
+    yield from _checked_fake(clock)
+
+
+@pytest.fixture
+def x_live() -> Iterator[Any]:
+    """The X fake on the real clock, for child processes that use the real clock too."""
+    yield from _checked_fake(None)
+
+
+@pytest.fixture
+def bsky(pds: Any) -> PdsAccount:
+    """A fresh account (and repo) on the session's PDS."""
+    return create_pds_account(pds)
+# ---- end issue 4 -------------------------------------------------------------------------

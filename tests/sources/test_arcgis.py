@@ -158,6 +158,11 @@ def test_koop_error_body_and_a_missing_field(koop: KoopServer,
         "portal 'baltimore': the portal answered with an error: 400: Invalid \"where\" "
         "parameter: SRType = = 'x' (check the recipe's columns and filters with `citycrier "
         "sources describe`)")
+    with pytest.raises(PortalError) as no_layer:  # Koop, like ArcGIS, answers HTTP 200
+        src.fetch(Query("nope/FeatureServer/0"))
+    assert str(no_layer.value) == (
+        "portal 'baltimore': the portal answered with an error: 404: File GeoJSON provider: "
+        "nope.json not found (check the layer path in the recipe)")
     with pytest.raises(SchemaError) as missing:
         src.fetch(Query(LAYER, group_by="SRtype"))
     assert str(missing.value).startswith(

@@ -4,12 +4,15 @@ from fixed inputs, the app, and signed-in test clients."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import struct
+import threading
 import warnings
 import zlib
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -135,8 +138,8 @@ def make_app(config: Config, store: Store, clock: FakeClock) -> AppFactory:
                 two_person=changes.pop("two_person")))
         if "notify" in changes:
             cfg = dataclasses.replace(cfg, notify=changes.pop("notify"))
-        return create_app(cfg, store=store, clock=clock, secret=SECRET, sweep_seconds=0,
-                          **changes)
+        changes.setdefault("sweep_seconds", 0)
+        return create_app(cfg, store=store, clock=clock, secret=SECRET, **changes)
 
     return build
 
@@ -172,3 +175,29 @@ def post_form(client: TestClient, path: str, data: dict[str, str],
     source = page or re.sub(r"/(approve|reject|reschedule|edit)$", "", path)
     token = csrf_of(client.get(source).text)
     return client.post(path, data={"csrf": token, **data})
+
+
+class _Hook(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802 (http.server's name)
+        server: Any = self.server
+        server.texts.append(json.loads(self.rfile.read(int(self.headers["Content-Length"])))[
+            "text"])
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def webhook(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """A loopback HTTP server taking webhook notices; CITYCRIER_TEST_HOOK points at it."""
+    server: Any = ThreadingHTTPServer(("127.0.0.1", 0), _Hook)
+    server.texts = []
+    monkeypatch.setenv("CITYCRIER_TEST_HOOK", f"http://127.0.0.1:{server.server_address[1]}/")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=10)

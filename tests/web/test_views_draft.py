@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from bot.settings import NotifyConfig
 from bot.store import Store
 
 from .conftest import T0, TEXTS, FakeClock, csrf_of, make_draft, post_form, sign_in
@@ -112,7 +113,7 @@ def test_an_edit_is_a_new_revision_and_the_old_one_stays(app: Any, store: Store,
     assert revs[1].author == "eddie"
     old = client.get(f"/drafts/{draft_id}?revision=1").text
     assert "You are looking at an earlier wording: revision 1" in old
-    assert TEXTS[0] in old
+    assert "Baltimore&#39;s 311 line took 139 requests last weekend." in old
 
 
 def test_an_edit_over_the_x_limit_is_refused_and_keeps_the_text(app: Any, store: Store,
@@ -243,3 +244,43 @@ def test_published_posts_link_to_each_post(app: Any, store: Store, clock: FakeCl
     assert '<a href="https://x.com/i/web/status/1850000000000000001"' in html
     assert '<a href="https://bsky.app/profile/did:plc:abc123/post/3kabc"' in html
     assert "being posted (not confirmed yet)" in html
+
+
+def test_the_desk_sends_notices_when_a_draft_waits_again_or_expires(
+        make_app: Any, store: Store, clock: FakeClock, webhook: Any) -> None:
+    app = make_app(notify=NotifyConfig(webhook_url_env="CITYCRIER_TEST_HOOK"))
+    first, second = make_draft(store, period="a"), make_draft(store, period="b")
+    ada = sign_in(app, "ada")
+    post_form(ada, f"/drafts/{first}/approve", {"revision": "1"})
+    post_form(ada, f"/drafts/{first}/edit", {"revision": "1", "text-x-0": "New words."},
+              page=f"/drafts/{first}/edit")  # approved -> back to review: a notice
+    post_form(ada, f"/drafts/{second}/edit", {"revision": "1", "text-x-0": "New words."},
+              page=f"/drafts/{second}/edit")  # it was waiting already: no notice
+    clock.advance(hours=3)
+    post_form(ada, f"/drafts/{second}/approve", {"revision": "2"})  # too late: expired
+    post_form(ada, f"/drafts/{second}/reschedule", {"slot": "2026-11-03T09:00"})
+    assert [t.split(":")[0] for t in webhook.texts] == [
+        "Draft 1 is waiting for review", "Draft 2 expired unapproved",
+        "Draft 2 is waiting for review"]
+
+
+def test_the_sweep_expires_overdue_drafts_with_a_notice(
+        config: Any, store: Store, clock: FakeClock, webhook: Any) -> None:
+    import dataclasses
+
+    from bot.review import expire_overdue
+
+    waiting = make_draft(store, period="a")
+    later = make_draft(store, period="b", slot_at=T0 + timedelta(days=1))
+    clock.advance(hours=3)
+    cfg = dataclasses.replace(config, notify=NotifyConfig(webhook_url_env="CITYCRIER_TEST_HOOK"))
+    assert expire_overdue(store, clock.now, config=cfg) == [waiting]
+    assert store.get_draft(later).state == "pending_review"
+    assert [t.split(":")[0] for t in webhook.texts] == ["Draft 1 expired unapproved"]
+
+
+def test_the_app_starts_and_stops_its_sweep(make_app: Any) -> None:
+    from .conftest import TestClient
+
+    with TestClient(make_app(sweep_seconds=3600)) as client:
+        assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}

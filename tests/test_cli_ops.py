@@ -1,0 +1,296 @@
+"""`citycrier run`, `tick` and `status`: in-process through click, and as real processes
+(SIGTERM in the middle of a thread; two schedulers sharing one PostgreSQL).
+
+The processes publish through a recording stand-in for `bot.publish.thread.publish_thread`
+(the platform publisher): it follows the receipts protocol (intent before each post, the
+confirmation after, skip confirmed posts, stop between posts when asked) and appends one
+line per post it sends to a file, so a test can count what was sent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import textwrap
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from bot.cli import main
+from bot.store import APPROVED, PARTIAL, PUBLISHED, NewDraft, Post, Store
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# A child process: the CLI with the recording publisher in place of the platform publisher.
+CHILD = r'''
+import os, sys, threading, time, types
+
+from bot.publish.runner import Outcome
+
+RECORD = os.environ["CC_RECORD"]
+HANG_AFTER = int(os.environ.get("CC_HANG_AFTER", "-1"))
+
+
+def publish_thread(config, store, draft, now, *, worker, clients=None, stop=None):
+    account = next(a for a in config.accounts.values() if a.platform in draft.platforms)
+    posts = store.revision(draft.id).thread[account.platform]
+    for i, _post in enumerate(posts):
+        receipt = store.receipt(draft.id, account.platform, i)
+        if receipt is not None and receipt.confirmed:
+            continue
+        if stop is not None and stop():
+            d = store.transition(draft.id, "partial", worker,
+                                 f"stopped before post {i + 1}: will resume")
+            return Outcome(d.id, d.recipe, d.state, d.error)
+        store.record_intent(draft.id, account.platform, account.name, i, f"k{i}")
+        with open(RECORD, "a") as fh:
+            fh.write(f"{draft.id} {i} {os.getpid()}\n")
+        store.confirm_receipt(draft.id, account.platform, i, f"{draft.id}-{i}")
+        if i == HANG_AFTER:  # tell the test, then wait until the scheduler is told to stop
+            os.write(int(os.environ["CC_NOTIFY_FD"]), b"posted\n")
+            deadline = time.monotonic() + 60
+            while not stop() and time.monotonic() < deadline:
+                threading.Event().wait(0.01)
+    d = store.transition(draft.id, "published", worker, "every post confirmed")
+    return Outcome(d.id, d.recipe, d.state, "published")
+
+
+fake = types.ModuleType("bot.publish.thread")
+fake.publish_thread = publish_thread
+sys.modules["bot.publish.thread"] = fake
+if os.environ.get("CC_GATE"):  # start together with the other process
+    print("ready", flush=True)
+    sys.stdin.readline()
+from bot.cli import main
+main(sys.argv[1:], prog_name="citycrier")
+'''
+
+
+def write_config(root: Path, url: str, sample: Path, accounts: bool = True,
+                 recipe: bool = False) -> Path:
+    (root / "posts").mkdir(parents=True, exist_ok=True)
+    (root / "templates").mkdir(exist_ok=True)
+    account = textwrap.dedent("""\
+        [accounts.cityhall]
+        platform = "bluesky"
+        handle = "cityhall.test"
+        app_password_env = "CITYCRIER_TEST_BSKY_PASSWORD"
+        posts_per_hour = 30
+        posts_per_day = 200
+        """) if accounts else ""
+    (root / "config.toml").write_text(textwrap.dedent(f"""\
+        timezone = "America/Chicago"
+        [storage]
+        url = "{url}"
+        [portals.sample]
+        kind = "file"
+        path = "{sample}"
+        label = "citycrier synthetic sample"
+        synthetic = true
+        """) + account)
+    if recipe:
+        (root / "templates" / "daily.j2").write_text(
+            "Baltimore logged {{ total.value | number }} 311 requests {{ period.label }}.\n")
+        (root / "posts" / "daily.toml").write_text(textwrap.dedent("""\
+            title = "Daily 311"
+            template = "daily.j2"
+            schedule = "0 9 * * *"
+            publish_after = "1 hour"
+            approval = "required"
+            platforms = ["bluesky"]
+            [source]
+            portal = "sample"
+            dataset = "baltimore_311"
+            date_field = "CreatedDate"
+            period = "yesterday"
+            """))
+    return root / "config.toml"
+
+
+def add_drafts(store: Store, n: int, posts: int, slot: datetime) -> list[int]:
+    ids = []
+    for i in range(n):
+        thread = {"bluesky": tuple(Post(f"thread {i} post {k + 1}") for k in range(posts))}
+        ids.append(store.create_draft(NewDraft(
+            recipe=f"r{i:03d}", title="T", period_key="2026-W10", period_label="last week",
+            as_of=slot, slot_at=slot, approval="auto", state=APPROVED,
+            platforms=("bluesky",), data_hash=f"h{i}", thread=thread))[0])
+    return ids
+
+
+def child(cfg: Path, record: Path, *args: str, **env: str) -> list[str]:
+    return [sys.executable, "-c", CHILD, *args, "--config", str(cfg)]
+
+
+def child_env(record: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "CC_RECORD": str(record), **extra}
+
+
+def read_line(stream: Any, timeout: float) -> Any:
+    """One line from a child's pipe, or fail after `timeout` seconds (no sleeping)."""
+    sel = selectors.DefaultSelector()
+    sel.register(stream, selectors.EVENT_READ)
+    try:
+        if not sel.select(timeout):
+            pytest.fail(f"no line from the child within {timeout} s")
+    finally:
+        sel.close()
+    return stream.readline()
+
+
+# ----------------------------------------------------------------------- in-process CLI
+
+def test_tick_twice_drafts_once_and_says_so(tmp_path: Path, sample_dir: Path) -> None:
+    cfg = write_config(tmp_path, "sqlite:///state/citycrier.db", sample_dir, accounts=False,
+                       recipe=True)
+    runner = CliRunner()
+    first = runner.invoke(main, ["tick", "--config", str(cfg), "--now", "2026-10-05T09:05"])
+    assert first.exit_code == 0, first.output
+    assert first.stdout == ("tick at 2026-10-05 09:05 CDT\n"
+                            "  drafted    daily  slot 2026-10-05 09:00 CDT: draft 1 "
+                            "(pending_review)\n")
+    again = runner.invoke(main, ["tick", "--config", str(cfg), "--now", "2026-10-05T09:06",
+                                 "--json"])
+    assert again.exit_code == 0, again.output
+    assert json.loads(again.stdout) == {"now": "2026-10-05T14:06:00+00:00", "slots": [],
+                                        "expired": [], "published": [], "errors": []}
+    late = runner.invoke(main, ["tick", "--config", str(cfg), "--now", "2026-10-05T10:06"])
+    assert late.stdout == ("tick at 2026-10-05 10:06 CDT\n"
+                           "  expired    draft 1 (its slot passed unapproved)\n")
+
+
+def test_tick_refuses_a_bad_time_in_one_line(tmp_path: Path, sample_dir: Path) -> None:
+    cfg = write_config(tmp_path, "sqlite:///state/citycrier.db", sample_dir)
+    result = CliRunner().invoke(main, ["tick", "--config", str(cfg), "--now", "soon"])
+    assert result.exit_code == 1
+    assert result.stderr == ("Error: --now 'soon' is not an ISO 8601 time: write e.g. "
+                             "2026-03-09T09:05 or 2026-03-09T14:05:00+00:00\n")
+
+
+def test_status_shows_runs_queue_caps_and_errors(tmp_path: Path, sample_dir: Path) -> None:
+    cfg = write_config(tmp_path, "sqlite:///state/citycrier.db", sample_dir, recipe=True)
+    now = datetime(2026, 10, 8, 15, 0, tzinfo=UTC)  # 10:00 CDT
+    store = Store(f"sqlite:///{tmp_path / 'state' / 'citycrier.db'}",
+                  clock=lambda: now - timedelta(minutes=30))
+    ids = add_drafts(store, 2, 3, now - timedelta(hours=2))
+    for i in range(3):
+        store.record_intent(ids[0], "bluesky", "cityhall", i, "")
+        store.confirm_receipt(ids[0], "bluesky", i, str(i),
+                              posted_at=now - timedelta(minutes=30 + 900 * i))
+    store.set_error(ids[1], "bluesky: rate limited; will try again at 10:30")
+    store.record_run("daily", "2026-10-05", now - timedelta(days=2, hours=1), "missed",
+                     "down", slot_at=now - timedelta(days=2, hours=1))
+    store.record_run("daily", "2026-10-07", now - timedelta(hours=1), "failed",
+                     "portal 'sample': timed out", slot_at=now - timedelta(hours=1))
+    store.close()
+    result = CliRunner().invoke(main, ["status", "--config", str(cfg), "--now",
+                                       now.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == textwrap.dedent("""\
+        Recipes (times in America/Chicago; now 2026-10-08 10:00)
+          daily  next 2026-10-09 09:00  last 2026-10-08 09:00 failed
+                 portal 'sample': timed out
+                 missed 1 slot in the last 30 days: 2026-10-06 09:00
+        Queue
+          approved 2
+        Accounts
+          cityhall (bluesky): 1/30 posts in the last hour, 2/200 in the last day
+        Last errors
+          2026-10-08 09:30  draft 2 (r001): bluesky: rate limited; will try again at 10:30
+          2026-10-08 09:00  daily: portal 'sample': timed out
+        """)
+    as_json = CliRunner().invoke(main, ["status", "--config", str(cfg), "--now",
+                                        now.isoformat(), "--json"])
+    data = json.loads(as_json.stdout)
+    assert data["accounts"] == [{"account": "cityhall", "platform": "bluesky",
+                                 "last_hour": 1, "per_hour": 30, "last_day": 2,
+                                 "per_day": 200}]
+    assert data["recipes"][0]["last_run"] == {
+        "at": "2026-10-08T09:00-05:00", "slot": "2026-10-08T09:00-05:00", "outcome": "failed",
+        "detail": "portal 'sample': timed out", "period": "2026-10-07", "draft_id": None}
+
+
+# ------------------------------------------------------------------------ real processes
+
+def test_sigterm_during_a_thread_records_its_posts_and_the_next_run_finishes_it(
+        tmp_path: Path, sample_dir: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state' / 'citycrier.db'}"
+    cfg = write_config(tmp_path, url, sample_dir)
+    store = Store(url)
+    (draft_id,) = add_drafts(store, 1, 3, datetime.now(UTC) - timedelta(minutes=1))
+    record = tmp_path / "sent.txt"
+    read_fd, write_fd = os.pipe()
+    proc = subprocess.Popen(
+        child(cfg, record, "run"), env=child_env(record, CC_HANG_AFTER="0",
+                                                 CC_NOTIFY_FD=str(write_fd)),
+        pass_fds=(write_fd,), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    os.close(write_fd)
+    try:
+        with os.fdopen(read_fd) as notes:
+            assert read_line(notes, 60) == "posted\n"  # post 1 of 3 is out
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode()
+    logs = [json.loads(line) for line in err.decode().splitlines()]  # JSON: not a terminal
+    messages = [x["message"] for x in logs]
+    assert "SIGTERM received: finishing the work in flight, then stopping" in messages
+    assert messages[-1] == "scheduler stopped"
+    assert [(r.post_index, r.confirmed) for r in store.receipts(draft_id)] == [(0, True)]
+    assert store.get_draft(draft_id).state == PARTIAL
+    assert record.read_text().split("\n")[0].split()[:2] == [str(draft_id), "0"]
+
+    finish = subprocess.run(child(cfg, record, "tick"), env=child_env(record),
+                            capture_output=True, timeout=120, cwd=tmp_path)
+    assert finish.returncode == 0, finish.stderr.decode()
+    assert store.get_draft(draft_id).state == PUBLISHED
+    assert [(r.post_index, r.remote_id) for r in store.receipts(draft_id)] == [
+        (0, f"{draft_id}-0"), (1, f"{draft_id}-1"), (2, f"{draft_id}-2")]
+    sent = [line.split()[:2] for line in record.read_text().splitlines()]
+    assert sent == [[str(draft_id), "0"], [str(draft_id), "1"], [str(draft_id), "2"]]
+    store.close()
+
+
+@pytest.mark.postgres
+def test_two_schedulers_on_one_postgres_publish_every_thread_once(
+        tmp_path: Path, sample_dir: Path, postgres_url: str) -> None:
+    cfg = write_config(tmp_path, postgres_url, sample_dir)
+    store = Store(postgres_url)
+    ids = add_drafts(store, 150, 2, datetime.now(UTC) - timedelta(minutes=1))
+    record = tmp_path / "sent.txt"
+    procs = [subprocess.Popen(child(cfg, record, "tick"), env=child_env(record, CC_GATE="1"),
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, cwd=tmp_path) for _ in range(2)]
+    try:
+        for p in procs:
+            assert read_line(p.stdout, 60) == b"ready\n"
+        for p in procs:  # go, both at once
+            assert p.stdin is not None
+            p.stdin.write(b"go\n")
+            p.stdin.flush()
+        errs = [p.communicate(timeout=180)[1] for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert [p.returncode for p in procs] == [0, 0], [e.decode()[-2000:] for e in errs]
+    sent = [tuple(line.split()) for line in record.read_text().splitlines()]
+    per_post = Counter((d, i) for d, i, _pid in sent)
+    assert sorted(per_post) == sorted((str(d), str(i)) for d in ids for i in range(2))
+    assert set(per_post.values()) == {1}  # every post of every thread, exactly once
+    pids = Counter(pid for _d, _i, pid in sent)
+    assert sorted(pids) == sorted(str(p.pid) for p in procs)  # both did some of the work
+    assert store.count_by_state() == {PUBLISHED: 150}
+    store.close()
