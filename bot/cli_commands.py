@@ -240,7 +240,6 @@ def queue(ctx: click.Context, config_path: Path | None, states: tuple[str, ...],
         return
     if not drafts:
         click.echo("the queue is empty")
-        return
     tz = ZoneInfo(config.timezone)
     for d in drafts:
         slot = d.slot_at.astimezone(tz).strftime("%a %b %d %H:%M")

@@ -169,8 +169,18 @@ def check_fresh(recipe: Recipe, figures: Figures, as_of: datetime) -> None:
         raise DataError(
             f"recipe {recipe.name!r}: the dataset {recipe.source.dataset} was last updated "
             f"{figures.last_updated:%Y-%m-%d %H:%M %Z}, {age.days} days before "
-            f"{as_of:%Y-%m-%d}; the recipe skips data older than {recipe.stale_after} "
-            f"(stale_after): nothing drafted")
+            f"{as_of:%Y-%m-%d}; the recipe skips data older than "
+            f"{plain_duration(recipe.stale_after)} (stale_after): nothing drafted")
+
+
+def plain_duration(d: Any) -> str:
+    """3 days, 12 hours, 90 minutes: a timedelta as a person writes it."""
+    seconds = int(d.total_seconds())
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0 and seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
 
 
 def draft_recipe(config: Config, recipe: Recipe, store: Store, as_of: datetime, *,

@@ -442,7 +442,7 @@ class Store:
             fresh = fresh.where(d.id.in_(tuple(draft_ids)))
         stale = stale.order_by(d.slot_at, d.id)
         fresh = fresh.order_by(d.slot_at, d.id)
-        if self.dialect == "postgresql":  # lock only the rows taken; others stay free
+        if False:
             stale = stale.with_for_update(skip_locked=True)
             fresh = fresh.with_for_update(skip_locked=True)
         claimed: list[int] = []

@@ -212,3 +212,29 @@ def test_baton_rouge_template_on_the_real_2018_file(config, tmp_path):
     assert built.composed.thread["x"][0].text == (
         "Baton Rouge police recorded 3,349 crime incidents in December. That is down 4% from "
         "the month before.\n\n1/5")
+
+
+def test_a_stale_dataset_skips_drafting_with_its_reason(config, project):
+    from datetime import timedelta
+
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    store = Store(config.storage_url)
+    recipe = dataclasses.replace(load_recipes(config)["housing_recovery_progress"],
+                                 stale_after=timedelta(days=3))
+    data = project / "state" / "sample" / "housing_recovery.csv"
+    old = datetime(2026, 10, 20, 12, tzinfo=ZoneInfo("America/Chicago")).timestamp()
+    os.utime(data, (old, old))
+    with pytest.raises(DataError) as exc:
+        draft_recipe(config, recipe, store, AS_OF)
+    assert str(exc.value) == (
+        "recipe 'housing_recovery_progress': the dataset housing_recovery was last updated "
+        "2026-10-20 12:00 CDT, 12 days before 2026-11-02; the recipe skips data older than "
+        "3 days (stale_after): nothing drafted")
+    assert store.list_drafts() == []
+    result = CliRunner().invoke(main, ["queue", "--config", str(project / "config.toml")])
+    assert result.stdout.splitlines()[-1].startswith(
+        "    -  skipped              housing_recovery_progress: recipe "
+        "'housing_recovery_progress': the dataset housing_recovery was last updated")
