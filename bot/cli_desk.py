@@ -47,7 +47,10 @@ def serve(ctx: click.Context, config_path: Path | None, host: str | None,
     reach it from other machines. Sessions are signed with the secret in the environment
     variable that [web] secret_key_env names (CITYCRIER_SECRET_KEY by default).
 
-    Example: CITYCRIER_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))') citycrier serve
+    \b
+    Example:
+      export CITYCRIER_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+      citycrier serve
     """
     import logging
 

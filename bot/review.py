@@ -37,6 +37,7 @@ CAN = {
     "manage_users": ("admin",),
 }
 MAX_ALT = 1000
+NAMES = {"x": "X", "bluesky": "Bluesky"}
 
 
 class SlotPassed(TransitionError):
@@ -155,8 +156,11 @@ def edit_draft(store: Store, draft_id: int, actor: str, *,
         if len(alt.strip()) > MAX_ALT:
             raise BotError(f"alt text for chart {name!r} is {len(alt.strip()):,} characters; "
                            f"the limit is {MAX_ALT:,}")
-    changed = [p for p in thread if thread[p] != current.thread.get(p)]
-    detail = "edited " + ", ".join(changed) if changed else "edited alt text"
+    changed = [NAMES.get(p, p) for p in thread if thread[p] != current.thread.get(p)]
+    parts = [f"the {' and '.join(changed)} posts"] if changed else []
+    if alts:
+        parts.append("alt text")
+    detail = "edited " + " and ".join(parts or ["nothing"])
     return store.transition(draft_id, "edit", actor, detail, thread=thread,
                             alts={k: v.strip() for k, v in (alts or {}).items()},
                             expect_revision=expect_revision)

@@ -132,7 +132,7 @@ def test_an_edit_is_a_new_revision_and_sends_an_approved_draft_back(
     assert second.thread["x"] == (Post("One, edited."), Post("Two.", ("c",)))
     assert second.alts == {"c": "Bar chart of requests."}
     assert [(a.actor, a.action, a.detail) for a in store.audit(draft_id)][-2:] == [
-        ("ada", "approve", "revision 1"), ("eddie", "edit", "edited x")]
+        ("ada", "approve", "revision 1"), ("eddie", "edit", "edited the X posts and alt text")]
 
 
 def test_an_approval_names_the_revision_it_read(store: Store, config: Config) -> None:

@@ -139,6 +139,7 @@ def create_app(config: Config, *, store: Store | None = None, clock: Clock | Non
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await run_in_threadpool(_warm_up)
         task = asyncio.create_task(_sweep(desk, sweep_seconds)) if sweep_seconds > 0 else None
         yield
         if task is not None:
@@ -150,6 +151,16 @@ def create_app(config: Config, *, store: Store | None = None, clock: Clock | Non
         exception_handlers={HTTPException: _http_error, Exception: _server_error})
     app.state.desk = desk
     return app
+
+
+def _warm_up() -> None:
+    """Load the readability and length counters once, before the first page needs them: the
+    first draft pages opened at the same moment would otherwise each load them (seconds)."""
+    from bot.guards import reading_grade
+    from bot.limits import measure_post
+
+    reading_grade("The desk is getting ready for its first page.")
+    measure_post("ready", "x")
 
 
 async def _sweep(desk: Desk, every: float) -> None:

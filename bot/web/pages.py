@@ -67,7 +67,7 @@ class Desk:
                 from bot.config import load_recipe
 
                 self.max_grades[recipe] = float(load_recipe(self.config, recipe).max_grade)
-            except (BotError, OSError, ValueError):  # a removed or broken recipe must not break its drafts' pages
+            except (BotError, OSError, ValueError):  # a broken recipe must not break pages
                 self.max_grades[recipe] = 9.0
         return self.max_grades[recipe]
 

@@ -58,7 +58,7 @@ class Preview:
 
 
 def handles(config: Config) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for account in config.accounts.values():
         out.setdefault(account.platform, account.handle)
     return out

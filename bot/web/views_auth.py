@@ -18,6 +18,12 @@ from bot.web.pages import Desk, desk_of, render
 Handler = Callable[[Request, User, FormData | None], Response]
 
 MAX_FORM = {"max_files": 0, "max_fields": 400, "max_part_size": 200_000}
+MAX_BODY = 1_000_000  # bytes: a whole thread with its alt texts is a few kilobytes
+
+
+def _too_big(request: Request) -> bool:
+    size = request.headers.get("content-length", "0")
+    return not size.isdigit() or int(size) > MAX_BODY
 
 
 def authenticate(desk: Desk, session: dict[str, Any]) -> User | None:
@@ -55,6 +61,10 @@ def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                               "then repeat what you were doing.")
         form = None
         if request.method == "POST":
+            if _too_big(request):
+                return error_page(request, 413, "That was too much to send",
+                                  "The form was larger than the desk accepts. Go back and "
+                                  "shorten it.", user)
             form = await request.form(**MAX_FORM)
             if not csrf_ok(session, form.get("csrf")):
                 return error_page(request, 403, "This form could not be accepted",
@@ -87,6 +97,8 @@ def login_page(request: Request) -> Response:
 async def login_submit(request: Request) -> Response:
     desk = desk_of(request)
     session = request.scope["session"]
+    if _too_big(request):
+        return error_page(request, 413, "That was too much to send", "Go back and sign in.")
     form = await request.form(**MAX_FORM)
     name = str(form.get("name", "")).strip()[:100]
     password = str(form.get("password", ""))[:1000]

@@ -214,26 +214,31 @@ def assert_pds_thread(records: list[Any], texts: list[str], images: list[int]) -
     assert [len(r.value.embed.images) if r.value.embed else 0 for r in records] == images
 
 
-def assert_x_thread(fake: Any, texts: list[str], images: list[int]) -> None:
-    """The fake holds exactly this thread, chained reply by reply, and wrote nothing else."""
+def assert_x_thread(fake: Any, texts: list[str], images: list[int], others: int = 0) -> None:
+    """The fake holds exactly this thread, chained reply by reply, and wrote nothing else
+    (but ``others`` posts the test wrote itself)."""
     tweets = fake.thread()
     assert [t.sent for t in tweets] == texts
     assert [t.reply_to for t in tweets] == [None] + [t.id for t in tweets[:-1]]
     assert [len(t.media_ids) for t in tweets] == images
-    assert fake.writes == len(texts)
+    assert fake.writes == len(texts) + others
 
 
-def bluesky_account_toml(name: str, account: PdsAccount, **extra: Any) -> str:
+def bluesky_account_toml(name: str, account: PdsAccount, *, password_env: str = BSKY_ENV,
+                         **extra: Any) -> str:
+    """An [accounts.NAME] table for a PDS account (``extra``: e.g. posts_per_hour=4)."""
     lines = [f"[accounts.{name}]", 'platform = "bluesky"', f'handle = "{account.handle}"',
-             f'service = "{account.url}"', f'app_password_env = "{BSKY_ENV}"']
+             f'service = "{account.url}"', f'app_password_env = "{password_env}"']
     return "\n".join(lines + [f"{k} = {v!r}" for k, v in extra.items()]) + "\n"
 
 
-def x_account_toml(name: str, base_url: str, **extra: Any) -> str:
+def x_account_toml(name: str, base_url: str, *, envs: tuple[str, ...] = X_ENVS,
+                   **extra: Any) -> str:
+    """An [accounts.NAME] table for the X fake at ``base_url``."""
     keys = ("consumer_key_env", "consumer_secret_env", "access_token_env",
             "access_token_secret_env")
     lines = [f"[accounts.{name}]", 'platform = "x"', 'handle = "cityhall"',
-             f'api_base = "{base_url}"'] + [f'{k} = "{v}"' for k, v in zip(keys, X_ENVS,
+             f'api_base = "{base_url}"'] + [f'{k} = "{v}"' for k, v in zip(keys, envs,
                                                                           strict=True)]
     return "\n".join(lines + [f"{k} = {v!r}" for k, v in extra.items()]) + "\n"
 

@@ -133,3 +133,11 @@ def test_the_secret_must_be_set_and_long(monkeypatch: pytest.MonkeyPatch,
         secret_key(config)
     monkeypatch.setenv("CITYCRIER_SECRET_KEY", SECRET)
     assert secret_key(config) == SECRET
+
+
+def test_an_oversized_form_is_refused_before_it_is_read(app: Any, draft_id: int) -> None:
+    client = sign_in(app, "ada")
+    r = client.post(f"/drafts/{draft_id}/reject", content=b"reason=" + b"x" * 1_000_001,
+                    headers={"content-type": "application/x-www-form-urlencoded"})
+    assert r.status_code == 413
+    assert "That was too much to send" in r.text

@@ -38,7 +38,9 @@ def test_two_approvals_at_once_make_one_approval_and_one_publish(
         published: list[int] = []
 
         def approve_and_publish(name: str, draft_id: int = draft_id,
-                                start: threading.Barrier = start) -> None:
+                                start: threading.Barrier = start,
+                                results: list[str] = results,
+                                published: list[int] = published) -> None:
             own = Store(config.storage_url, clock=clock)  # as a second process would
             try:
                 start.wait(timeout=30)

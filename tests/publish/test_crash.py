@@ -1,0 +1,159 @@
+"""Crash at every step: a publishing process killed (SIGKILL) right after post k's remote
+write and before its receipt, or right after its receipt, for every k of a 5-post thread
+with images; then the real `citycrier publish` (a subprocess, same config and store) finishes
+the thread. The platform ends up holding exactly 5 posts, in order, correctly chained: never
+one twice, never one missing.
+
+Bluesky runs against the real local PDS (a fresh account per case); X against the X fake,
+which runs in this test process and is reached by both child processes over loopback.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from x_fake import CREDENTIALS
+
+from bot.config import load_config
+from bot.store import Store
+
+from .conftest import (
+    THREAD_IMAGES,
+    THREAD_TEXTS,
+    assert_pds_thread,
+    assert_x_thread,
+    bluesky_account_toml,
+    create_pds_account,
+    pds_posts,
+    secrets_env,
+    thread_draft,
+    write_config,
+    x_account_toml,
+)
+
+CHILD = Path(__file__).with_name("crash_child.py")
+CITYCRIER = Path(sys.executable).with_name("citycrier")
+CASES = [(point, k) for point in ("write", "receipt") for k in range(1, 6)]
+IDS = [f"{'after-write-before-receipt' if p == 'write' else 'after-receipt'}-post{k}"
+       for p, k in CASES]
+CHILD_TIMEOUT = 120  # seconds; a child normally takes 2-4 s
+
+
+def run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, env=env, cwd=cwd, capture_output=True, text=True,
+                          timeout=CHILD_TIMEOUT)
+
+
+def child_env(secrets: dict[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CITYCRIER_")}
+    return {**env, **secrets}
+
+
+def prepare(folder: Path, account_toml: str, platform: str) -> tuple[Path, int]:
+    """A config and a store holding one approved, due, 5-post thread for ``platform``."""
+    config = write_config(folder, account_toml)
+    store = Store(load_config(config).storage_url)
+    try:
+        draft_id, _ = store.create_draft(thread_draft((platform,), slot_at=datetime.now(UTC)))
+    finally:
+        store.close()
+    return config, draft_id
+
+
+def left_behind(config: Path, draft_id: int, platform: str) -> list[tuple[int, bool]]:
+    """What the killed child left in the store: (post index, confirmed) per receipt."""
+    store = Store(load_config(config).storage_url)
+    try:
+        assert store.get_draft(draft_id).state == "publishing"  # claimed by the dead child
+        return [(r.post_index, r.confirmed) for r in store.receipts(draft_id, platform)]
+    finally:
+        store.close()
+
+
+def expected_receipts(point: str, k: int) -> list[tuple[int, bool]]:
+    confirmed = [(i, True) for i in range(k - 1)]
+    return confirmed + [(k - 1, point == "receipt")]
+
+
+def check_store(config: Path, draft_id: int, platform: str, refs: list[tuple[str, str, str]],
+                point: str, k: int) -> None:
+    store = Store(load_config(config).storage_url)
+    try:
+        assert store.get_draft(draft_id).state == "published"
+        receipts = store.receipts(draft_id, platform)
+        assert [(r.remote_id, r.uri, r.cid) for r in receipts] == refs
+        assert all(r.confirmed for r in receipts)
+        actions = [(a.action, a.detail) for a in store.audit(draft_id)]
+    finally:
+        store.close()
+    assert actions[0][0] == "draft"
+    assert actions[1] == ("claim", "publishing (approved)")
+    assert actions[2] == ("claim", "resumed after an interrupted run")
+    settled = [d for a, d in actions if a == "settle"]
+    if point == "write":  # the resumed run asked the platform, found post k, kept it
+        assert len(settled) == 1 and settled[0].startswith(f"{platform} post {k}: it had been "
+                                                           f"posted (")
+    else:
+        assert settled == []
+    assert actions[-1] == ("published", f"every post confirmed on {platform}")
+
+
+@pytest.mark.pds
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "k"), CASES, ids=IDS)
+def test_bluesky_thread_is_whole_after_a_kill(pds: Any, tmp_path: Path, point: str,
+                                              k: int) -> None:
+    account = create_pds_account(pds, "crash")
+    config, draft_id = prepare(tmp_path, bluesky_account_toml("cityhall", account), "bluesky")
+    env = child_env(secrets_env(account.password))
+
+    started = time.perf_counter()
+    child = run([sys.executable, str(CHILD), str(config), "bluesky", point, str(k)], env,
+                tmp_path)
+    assert child.returncode == -signal.SIGKILL, (child.returncode, child.stdout, child.stderr)
+    assert len(pds_posts(account)) == k  # post k is on the PDS
+    assert left_behind(config, draft_id, "bluesky") == expected_receipts(point, k)
+
+    resume = run([str(CITYCRIER), "publish", "--config", str(config)], env, tmp_path)
+    elapsed = time.perf_counter() - started
+    assert (resume.returncode, resume.stdout) == (
+        0, f"draft {draft_id} (calls): published: every post confirmed on bluesky\n"
+    ), resume.stderr
+    records = pds_posts(account)
+    assert_pds_thread(records, list(THREAD_TEXTS), THREAD_IMAGES)
+    refs = [(r.uri.rsplit("/", 1)[1], r.uri, r.cid) for r in records]
+    check_store(config, draft_id, "bluesky", refs, point, k)
+    print(f"bluesky {point} k={k}: kill + resume {elapsed:.2f} s")
+
+
+@pytest.mark.spec
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "k"), CASES, ids=IDS)
+def test_x_thread_is_whole_after_a_kill(x_live: Any, tmp_path: Path, point: str,
+                                        k: int) -> None:
+    config, draft_id = prepare(tmp_path, x_account_toml("cityhall_x", x_live.base_url), "x")
+    env = child_env(secrets_env(x_credentials=CREDENTIALS))
+
+    started = time.perf_counter()
+    child = run([sys.executable, str(CHILD), str(config), "x", point, str(k)], env, tmp_path)
+    assert child.returncode == -signal.SIGKILL, (child.returncode, child.stdout, child.stderr)
+    assert x_live.writes == k
+    assert left_behind(config, draft_id, "x") == expected_receipts(point, k)
+
+    resume = run([str(CITYCRIER), "publish", "--config", str(config)], env, tmp_path)
+    elapsed = time.perf_counter() - started
+    assert (resume.returncode, resume.stdout) == (
+        0, f"draft {draft_id} (calls): published: every post confirmed on x\n"
+    ), resume.stderr
+    assert_x_thread(x_live, list(THREAD_TEXTS), THREAD_IMAGES)
+    refs = [(t.id, f"https://x.com/i/web/status/{t.id}", "") for t in x_live.thread()]
+    check_store(config, draft_id, "x", refs, point, k)
+    print(f"x {point} k={k}: kill + resume {elapsed:.2f} s")
