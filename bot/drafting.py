@@ -20,7 +20,7 @@ from bot.figures import Figures, Source, compute_figures
 from bot.guards import Reason, check_readability, check_unusual, decide_state
 from bot.periods import Period, resolve_period
 from bot.settings import Config, Recipe
-from bot.store import NewDraft, Store, StoredChart
+from bot.store import PENDING, NewDraft, Store, StoredChart
 
 log = logging.getLogger(__name__)
 _AP = ("Jan.", "Feb.", "March", "April", "May", "June", "July", "Aug.", "Sept.", "Oct.",
@@ -213,6 +213,10 @@ def draft_recipe(config: Config, recipe: Recipe, store: Store, as_of: datetime, 
                      f"draft {draft_id}" + ("" if created else " already holds these figures"),
                      draft_id)
     final = store.get_draft(draft_id)
+    if created and final.state == PENDING:
+        from bot.notify import notify_waiting
+
+        notify_waiting(config, final)  # never fatal: failures are logged
     log.info("recipe %s: draft %s %s (%s)", recipe.name, draft_id,
              "created" if created else "unchanged", final.state)
     return DraftResult(draft_id, created, final.state, final.reasons)
