@@ -144,7 +144,8 @@ _ACCOUNT = {"platform": str, "handle": str, "service": str, "api_base": str,
 _NOTIFY = {"webhook_url_env": str, "smtp_host": str, "smtp_port": int, "smtp_from": str,
            "smtp_to": list, "smtp_user_env": str, "smtp_password_env": str,
            "smtp_starttls": bool}
-_WEB = {"host": str, "port": int, "secret_key_env": str, "session_hours": int}
+_WEB = {"host": str, "port": int, "secret_key_env": str, "session_hours": int,
+        "public_url": str}
 _ACCOUNT_ENVS = {"bluesky": ("app_password_env",),
                  "x": ("consumer_key_env", "consumer_secret_env", "access_token_env",
                        "access_token_secret_env")}

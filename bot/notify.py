@@ -44,7 +44,10 @@ def local_time(moment: datetime, timezone: str) -> str:
 
 
 def desk_url(config: Config, draft_id: int | None = None) -> str:
-    """The desk's address as config.toml's [web] gives it (a wildcard host reads localhost)."""
+    """The desk's address: [web] public_url, else host and port (a wildcard reads localhost)."""
+    if config.web.public_url:
+        base = config.web.public_url.rstrip("/")
+        return f"{base}/drafts/{draft_id}" if draft_id is not None else f"{base}/"
     host = config.web.host
     if host in ("0.0.0.0", "::", ""):
         host = "localhost"

@@ -77,6 +77,7 @@ class WebConfig:
     port: int = 8080
     secret_key_env: str = "CITYCRIER_SECRET_KEY"
     session_hours: int = 12
+    public_url: str = ""  # how people reach the desk from elsewhere, for links in notices
 
 
 @dataclass(frozen=True)
