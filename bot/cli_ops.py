@@ -43,9 +43,9 @@ def parse_now(value: str | None, tz: str) -> datetime:
 def stop_on_signals(ops: Any) -> Iterator[None]:
     """SIGTERM and SIGINT ask `ops` to stop (the post in flight finishes); restored after."""
     def handler(signum: int, _frame: Any) -> None:
+        ops.stop()
         log.warning("%s received: finishing the work in flight, then stopping",
                     signal.Signals(signum).name)
-        ops.stop()
 
     previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:

@@ -442,7 +442,7 @@ class Store:
             fresh = fresh.where(d.id.in_(tuple(draft_ids)))
         stale = stale.order_by(d.slot_at, d.id)
         fresh = fresh.order_by(d.slot_at, d.id)
-        if False:
+        if self.dialect == "postgresql":  # lock only the rows taken; others stay free
             stale = stale.with_for_update(skip_locked=True)
             fresh = fresh.with_for_update(skip_locked=True)
         claimed: list[int] = []
@@ -453,8 +453,13 @@ class Store:
             if len(rows) < limit:
                 rows += conn.execute(fresh.limit(limit - len(rows))).all()
             for row in rows[:limit]:
-                conn.execute(update(s.drafts).where(d.id == row.id).values(
+                took = conn.execute(update(s.drafts).where(  # unchanged since read, or skip
+                    d.id == row.id, d.state == row.state,
+                    d.claimed_at.is_(None) if row.claimed_at is None
+                    else d.claimed_at == row.claimed_at).values(
                     state=PUBLISHING, claimed_by=worker, claimed_at=now, updated_at=now))
+                if took.rowcount != 1:
+                    continue
                 self._audit(conn, row.id, worker, "claim",
                             "resumed after an interrupted run" if row.state == PUBLISHING
                             else f"publishing ({row.state.replace('_', ' ')})")

@@ -1,10 +1,10 @@
 """`citycrier run`, `tick` and `status`: in-process through click, and as real processes
 (SIGTERM in the middle of a thread; two schedulers sharing one PostgreSQL).
 
-The processes publish through a recording stand-in for `bot.publish.thread.publish_thread`
-(the platform publisher): it follows the receipts protocol (intent before each post, the
-confirmation after, skip confirmed posts, stop between posts when asked) and appends one
-line per post it sends to a file, so a test can count what was sent.
+The processes run the real publisher (bot/publish/runner.py and thread.py: claims, intent
+and confirmation receipts, stop checks between posts) with one stand-in: the platform client,
+which appends each post it is given to a file instead of sending it to Bluesky, so a test
+can count what was sent, and by which process.
 """
 
 from __future__ import annotations
@@ -27,45 +27,46 @@ from click.testing import CliRunner
 from bot.cli import main
 from bot.store import APPROVED, PARTIAL, PUBLISHED, NewDraft, Post, Store
 
-ROOT = Path(__file__).resolve().parents[1]
-
-# A child process: the CLI with the recording publisher in place of the platform publisher.
+# A child process: the CLI, with a recording client in place of the Bluesky client.
 CHILD = r'''
-import os, sys, threading, time, types
+import os, sys, uuid
 
-from bot.publish.runner import Outcome
+import bot.publish.thread as thread
+from bot.publish.base import Ref
 
 RECORD = os.environ["CC_RECORD"]
-HANG_AFTER = int(os.environ.get("CC_HANG_AFTER", "-1"))
+HOLD = [os.environ.get("CC_HOLD_FIRST") == "1"]
 
 
-def publish_thread(config, store, draft, now, *, worker, clients=None, stop=None):
-    account = next(a for a in config.accounts.values() if a.platform in draft.platforms)
-    posts = store.revision(draft.id).thread[account.platform]
-    for i, _post in enumerate(posts):
-        receipt = store.receipt(draft.id, account.platform, i)
-        if receipt is not None and receipt.confirmed:
-            continue
-        if stop is not None and stop():
-            d = store.transition(draft.id, "partial", worker,
-                                 f"stopped before post {i + 1}: will resume")
-            return Outcome(d.id, d.recipe, d.state, d.error)
-        store.record_intent(draft.id, account.platform, account.name, i, f"k{i}")
+class RecordingClient:
+    platform = "bluesky"
+
+    def __init__(self, account):
+        self.handle = account.handle
+
+    def login(self):
+        return self.handle
+
+    def new_key(self):
+        return uuid.uuid4().hex[:13]
+
+    def create_post(self, content, *, key, root, parent):
         with open(RECORD, "a") as fh:
-            fh.write(f"{draft.id} {i} {os.getpid()}\n")
-        store.confirm_receipt(draft.id, account.platform, i, f"{draft.id}-{i}")
-        if i == HANG_AFTER:  # tell the test, then wait until the scheduler is told to stop
+            fh.write(f"{os.getpid()}\t{content.text}\n")
+        if HOLD[0]:  # the first post is out: tell the test, wait until it says go on
+            HOLD[0] = False
             os.write(int(os.environ["CC_NOTIFY_FD"]), b"posted\n")
-            deadline = time.monotonic() + 60
-            while not stop() and time.monotonic() < deadline:
-                threading.Event().wait(0.01)
-    d = store.transition(draft.id, "published", worker, "every post confirmed")
-    return Outcome(d.id, d.recipe, d.state, "published")
+            os.read(int(os.environ["CC_GO_FD"]), 1)
+        return Ref(key, f"at://did:plc:fake/app.bsky.feed.post/{key}", f"cid-{key}")
+
+    def find_post(self, content, *, key, parent, since):
+        return None
+
+    def delete_post(self, ref):
+        pass
 
 
-fake = types.ModuleType("bot.publish.thread")
-fake.publish_thread = publish_thread
-sys.modules["bot.publish.thread"] = fake
+thread.open_client = lambda config, account: RecordingClient(account)
 if os.environ.get("CC_GATE"):  # start together with the other process
     print("ready", flush=True)
     sys.stdin.readline()
@@ -75,7 +76,7 @@ main(sys.argv[1:], prog_name="citycrier")
 
 
 def write_config(root: Path, url: str, sample: Path, accounts: bool = True,
-                 recipe: bool = False) -> Path:
+                 recipe: bool = False, per_hour: int = 30, per_day: int = 200) -> Path:
     (root / "posts").mkdir(parents=True, exist_ok=True)
     (root / "templates").mkdir(exist_ok=True)
     account = textwrap.dedent("""\
@@ -83,9 +84,9 @@ def write_config(root: Path, url: str, sample: Path, accounts: bool = True,
         platform = "bluesky"
         handle = "cityhall.test"
         app_password_env = "CITYCRIER_TEST_BSKY_PASSWORD"
-        posts_per_hour = 30
-        posts_per_day = 200
-        """) if accounts else ""
+        posts_per_hour = {per_hour}
+        posts_per_day = {per_day}
+        """).format(per_hour=per_hour, per_day=per_day) if accounts else ""
     (root / "config.toml").write_text(textwrap.dedent(f"""\
         timezone = "America/Chicago"
         [storage]
@@ -126,7 +127,7 @@ def add_drafts(store: Store, n: int, posts: int, slot: datetime) -> list[int]:
     return ids
 
 
-def child(cfg: Path, record: Path, *args: str, **env: str) -> list[str]:
+def child(cfg: Path, *args: str) -> list[str]:
     return [sys.executable, "-c", CHILD, *args, "--config", str(cfg)]
 
 
@@ -227,49 +228,57 @@ def test_sigterm_during_a_thread_records_its_posts_and_the_next_run_finishes_it(
     store = Store(url)
     (draft_id,) = add_drafts(store, 1, 3, datetime.now(UTC) - timedelta(minutes=1))
     record = tmp_path / "sent.txt"
-    read_fd, write_fd = os.pipe()
+    note_r, note_w = os.pipe()
+    go_r, go_w = os.pipe()
     proc = subprocess.Popen(
-        child(cfg, record, "run"), env=child_env(record, CC_HANG_AFTER="0",
-                                                 CC_NOTIFY_FD=str(write_fd)),
-        pass_fds=(write_fd,), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
-    os.close(write_fd)
+        child(cfg, "run"), env=child_env(record, CC_HOLD_FIRST="1", CC_NOTIFY_FD=str(note_w),
+                                         CC_GO_FD=str(go_r)),
+        pass_fds=(note_w, go_r), stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    os.close(note_w)
+    os.close(go_r)
+    logs: list[dict[str, Any]] = []
     try:
-        with os.fdopen(read_fd) as notes:
+        with os.fdopen(note_r) as notes:
             assert read_line(notes, 60) == "posted\n"  # post 1 of 3 is out
         proc.send_signal(signal.SIGTERM)
+        while not any(x["message"].startswith("SIGTERM received") for x in logs):
+            logs.append(json.loads(read_line(proc.stderr, 60)))  # JSON: not a terminal
+        os.write(go_w, b"g")  # the post in flight returns; the stop is already asked
         _out, err = proc.communicate(timeout=60)
     finally:
+        os.close(go_w)
         if proc.poll() is None:
             proc.kill()
             proc.wait()
     assert proc.returncode == 0, err.decode()
-    logs = [json.loads(line) for line in err.decode().splitlines()]  # JSON: not a terminal
-    messages = [x["message"] for x in logs]
-    assert "SIGTERM received: finishing the work in flight, then stopping" in messages
-    assert messages[-1] == "scheduler stopped"
+    logs += [json.loads(line) for line in err.decode().splitlines()]
+    assert logs[-1]["message"] == "scheduler stopped"
     assert [(r.post_index, r.confirmed) for r in store.receipts(draft_id)] == [(0, True)]
-    assert store.get_draft(draft_id).state == PARTIAL
-    assert record.read_text().split("\n")[0].split()[:2] == [str(draft_id), "0"]
+    d = store.get_draft(draft_id)
+    assert (d.state, d.error) == (PARTIAL, "bluesky: stopped before post 2 of 3: the next run "
+                                           "continues")
 
-    finish = subprocess.run(child(cfg, record, "tick"), env=child_env(record),
-                            capture_output=True, timeout=120, cwd=tmp_path)
+    finish = subprocess.run(child(cfg, "tick"), env=child_env(record), capture_output=True,
+                            timeout=120, cwd=tmp_path)
     assert finish.returncode == 0, finish.stderr.decode()
     assert store.get_draft(draft_id).state == PUBLISHED
-    assert [(r.post_index, r.remote_id) for r in store.receipts(draft_id)] == [
-        (0, f"{draft_id}-0"), (1, f"{draft_id}-1"), (2, f"{draft_id}-2")]
-    sent = [line.split()[:2] for line in record.read_text().splitlines()]
-    assert sent == [[str(draft_id), "0"], [str(draft_id), "1"], [str(draft_id), "2"]]
+    receipts = store.receipts(draft_id)
+    assert [(r.post_index, r.confirmed) for r in receipts] == [(0, True), (1, True), (2, True)]
+    sent = [line.split("\t") for line in record.read_text().splitlines()]
+    assert [text for _pid, text in sent] == [  # each post once: the first by the stopped run
+        "thread 0 post 1", "thread 0 post 2", "thread 0 post 3"]
+    assert sent[0][0] == str(proc.pid) and sent[1][0] == sent[2][0] != str(proc.pid)
     store.close()
 
 
 @pytest.mark.postgres
 def test_two_schedulers_on_one_postgres_publish_every_thread_once(
         tmp_path: Path, sample_dir: Path, postgres_url: str) -> None:
-    cfg = write_config(tmp_path, postgres_url, sample_dir)
+    cfg = write_config(tmp_path, postgres_url, sample_dir, per_hour=1000, per_day=1000)
     store = Store(postgres_url)
-    ids = add_drafts(store, 150, 2, datetime.now(UTC) - timedelta(minutes=1))
+    add_drafts(store, 150, 2, datetime.now(UTC) - timedelta(minutes=1))
     record = tmp_path / "sent.txt"
-    procs = [subprocess.Popen(child(cfg, record, "tick"), env=child_env(record, CC_GATE="1"),
+    procs = [subprocess.Popen(child(cfg, "tick"), env=child_env(record, CC_GATE="1"),
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, cwd=tmp_path) for _ in range(2)]
     try:
@@ -286,11 +295,12 @@ def test_two_schedulers_on_one_postgres_publish_every_thread_once(
                 p.kill()
                 p.wait()
     assert [p.returncode for p in procs] == [0, 0], [e.decode()[-2000:] for e in errs]
-    sent = [tuple(line.split()) for line in record.read_text().splitlines()]
-    per_post = Counter((d, i) for d, i, _pid in sent)
-    assert sorted(per_post) == sorted((str(d), str(i)) for d in ids for i in range(2))
+    sent = [line.split("\t") for line in record.read_text().splitlines()]
+    per_post = Counter(text for _pid, text in sent)
+    assert sorted(per_post) == sorted(f"thread {i} post {k}" for i in range(150)
+                                      for k in (1, 2))
     assert set(per_post.values()) == {1}  # every post of every thread, exactly once
-    pids = Counter(pid for _d, _i, pid in sent)
+    pids = Counter(pid for pid, _text in sent)
     assert sorted(pids) == sorted(str(p.pid) for p in procs)  # both did some of the work
     assert store.count_by_state() == {PUBLISHED: 150}
     store.close()

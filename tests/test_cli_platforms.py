@@ -1,5 +1,10 @@
 """`citycrier accounts check` and `citycrier retract`, against the real PDS and the X fake;
-and credentials, which never appear in logs, the database, files or CLI output."""
+and credentials, which never appear in logs, the database, files or CLI output.
+
+The PDS and X fake fixtures live in tests/publish/conftest.py; importing them here makes them
+fixtures of this module too (so the names are "redefined" as test parameters: F811 is off).
+"""
+# ruff: noqa: F811
 
 from __future__ import annotations
 
@@ -19,7 +24,7 @@ from bot.cli import main
 from bot.config import load_config
 from bot.publish.runner import publish_due
 from bot.store import Store
-from tests.publish.conftest import (  # noqa: F401  (pds, x_live, bsky: fixtures used here)
+from tests.publish.conftest import (  # noqa: F401 (pds, x_live, bsky: the fixtures)
     BSKY_ENV,
     THREAD_IMAGES,
     THREAD_TEXTS,
@@ -48,8 +53,8 @@ def x_secrets() -> tuple[str, str, str, str]:
     return tuple(secrets.token_urlsafe(18) for _ in range(4))  # type: ignore[return-value]
 
 
-def cli(config: Path, *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, [*args, "--config", str(config)])
+def cli(config: Path, *args: str, answer: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, [*args, "--config", str(config)], input=answer)
     return result.exit_code, result.stdout, result.stderr
 
 
@@ -124,9 +129,9 @@ def test_retract_from_the_command_line_lists_what_it_deleted(
     assert_pds_thread(records, list(THREAD_TEXTS), THREAD_IMAGES)
     tweets = [t.id for t in x_live.thread()]
 
-    assert cli(path, "retract", str(draft_id), "--as", "dana") == (
+    assert cli(path, "retract", str(draft_id), "--as", "dana", answer="n\n") == (
         1, f"Delete every post of draft {draft_id} (311 calls: the week, last week) on every "
-           "platform? [y/N]: \n", "Error: not retracted\n")
+           "platform? [y/N]: n\n", "Error: not retracted\n")
     assert len(pds_posts(bsky)) == 5
 
     code, out, err = cli(path, "retract", str(draft_id), "--yes", "--as", "dana")

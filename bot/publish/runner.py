@@ -21,16 +21,29 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from sqlalchemy import text
+
 from bot.errors import BotError
 from bot.settings import Config
-from bot.store import APPROVED, PARTIAL, PUBLISHING, AuditRow, Draft, Store, worker_id
+from bot.store import (
+    APPROVED,
+    PARTIAL,
+    PUBLISHED,
+    PUBLISHING,
+    AuditRow,
+    Draft,
+    Store,
+    worker_id,
+)
 
 log = logging.getLogger(__name__)
 AFTER_A_BUG = timedelta(minutes=5)
+PUBLISH_LOCK = 7_424_202  # PostgreSQL advisory lock space: (this, draft id) while publishing
 
 
 @dataclass(frozen=True)
@@ -57,41 +70,76 @@ def publish_due(config: Config, store: Store, now: datetime, *, worker: str | No
         claimed = store.claim_due(now, worker, limit=1, draft_ids=[candidate])
         if not claimed:
             continue  # another process took it, or it is no longer due
-        draft = claimed[0]
-        late = missed_slot(config, store, draft, now)
-        if late:
-            d = store.transition(draft.id, "hold", "citycrier", late,
-                                 error="missed slot: waiting for a person")
-            outcomes.append(Outcome(d.id, d.recipe, d.state, d.error))
-            continue
-        if not config.accounts:
-            try:
-                page = outbox.write_thread(config, store, draft)
-            except (BotError, OSError) as exc:
-                d = store.transition(draft.id, "partial", worker, f"outbox failed: {exc}",
-                                     error=str(exc))
-                outcomes.append(Outcome(d.id, d.recipe, d.state, str(exc)))
-                continue
-            d = store.transition(draft.id, "published", worker, f"to the outbox: {page}",
-                                 error="")
-            wrote_outbox = True
-            outcomes.append(Outcome(d.id, d.recipe, d.state, str(page)))
-            continue
-        from bot.publish.thread import publish_thread
-
-        try:
-            outcomes.append(publish_thread(config, store, draft, now, worker=worker,
-                                           clients=clients, stop=stop))
-        except Exception as exc:  # a bug: keep it from stopping the other drafts
-            log.exception("draft %s: publishing failed unexpectedly", draft.id)
-            what = (f"publishing stopped on an unexpected {type(exc).__name__}: {exc} (a bug "
-                    f"in citycrier: report it); the receipts are kept and the next run resumes")
-            d = store.transition(draft.id, "partial", worker, what, error=what,
-                                 retry_at=now + AFTER_A_BUG)
-            outcomes.append(Outcome(d.id, d.recipe, d.state, what))
+        with publishing_alone(store, candidate) as alone:
+            draft = store.get_draft(candidate)
+            if not alone or draft.state != PUBLISHING or draft.claimed_by != worker:
+                continue  # another process is publishing it (see publishing_alone)
+            outcome = _publish_claimed(config, store, draft, now, worker, clients, stop)
+        outcomes.append(outcome)
+        wrote_outbox |= outcome.state == PUBLISHED and not config.accounts
     if wrote_outbox:
         outbox.write_index(config)
     return outcomes
+
+
+def _publish_claimed(config: Config, store: Store, draft: Draft, now: datetime, worker: str,
+                     clients: dict[str, object] | None,
+                     stop: Callable[[], bool] | None) -> Outcome:
+    from bot.publish import outbox
+
+    late = missed_slot(config, store, draft, now)
+    if late:
+        d = store.transition(draft.id, "hold", "citycrier", late,
+                             error="missed slot: waiting for a person")
+        return Outcome(d.id, d.recipe, d.state, d.error)
+    if not config.accounts:
+        try:
+            page = outbox.write_thread(config, store, draft)
+        except (BotError, OSError) as exc:
+            d = store.transition(draft.id, "partial", worker, f"outbox failed: {exc}",
+                                 error=str(exc))
+            return Outcome(d.id, d.recipe, d.state, str(exc))
+        d = store.transition(draft.id, "published", worker, f"to the outbox: {page}", error="")
+        return Outcome(d.id, d.recipe, d.state, str(page))
+    from bot.publish.thread import publish_thread
+
+    try:
+        return publish_thread(config, store, draft, now, worker=worker, clients=clients,
+                              stop=stop)
+    except Exception as exc:  # a bug: keep it from stopping the other drafts
+        log.exception("draft %s: publishing failed unexpectedly", draft.id)
+        what = (f"publishing stopped on an unexpected {type(exc).__name__}: {exc} (a bug in "
+                f"citycrier: report it); the receipts are kept and the next run resumes")
+        d = store.transition(draft.id, "partial", worker, what, error=what,
+                             retry_at=now + AFTER_A_BUG)
+        return Outcome(d.id, d.recipe, d.state, what)
+
+
+@contextmanager
+def publishing_alone(store: Store, draft_id: int) -> Iterator[bool]:
+    """Whether this process alone may publish the draft now (True on SQLite).
+
+    The claim itself is exclusive (`Store.claim_due`); this is a second guard for
+    PostgreSQL, where several processes share the database: a session advisory lock on the
+    draft, held for the whole thread and released with the connection if the process dies.
+    A publisher that is slow but alive keeps its lock even when its lease has run out and
+    another process took its claim over: the newcomer does not get the lock and leaves the
+    thread alone. Whoever holds the lock also checks that the claim is still its own.
+    """
+    if store.dialect != "postgresql":
+        yield True
+        return
+    key = {"space": PUBLISH_LOCK, "id": draft_id}
+    with store.engine.connect() as conn:
+        alone = bool(conn.execute(text("SELECT pg_try_advisory_lock(:space, :id)"),
+                                  key).scalar_one())
+        conn.commit()
+        try:
+            yield alone
+        finally:
+            if alone:
+                conn.execute(text("SELECT pg_advisory_unlock(:space, :id)"), key)
+                conn.commit()
 
 
 def due_ids(store: Store, now: datetime, only: Sequence[int] | None = None) -> list[int]:

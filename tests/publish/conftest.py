@@ -299,6 +299,36 @@ def thread_draft(platforms: tuple[str, ...] = ("bluesky", "x"), *, texts: tuple[
 THREAD_IMAGES = [len(c) for c in THREAD_CHARTS]
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound by the OS, then released)."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def set_secrets(monkeypatch: pytest.MonkeyPatch, bsky: PdsAccount | None = None) -> None:
+    """Put the test accounts' credentials in the environment (the X fake's four keys)."""
+    if bsky is not None:
+        monkeypatch.setenv(BSKY_ENV, bsky.password)
+    for name, value in zip(X_ENVS, x_fake.CREDENTIALS, strict=True):
+        monkeypatch.setenv(name, value)
+
+
+def x_account(fake: Any, name: str = "cityhall_x") -> Any:
+    """The AccountConfig of an X account on ``fake``, credentials named by X_ENVS."""
+    from bot.settings import AccountConfig
+
+    return AccountConfig(name=name, platform="x", api_base=fake.base_url,
+                         consumer_key_env=X_ENVS[0], consumer_secret_env=X_ENVS[1],
+                         access_token_env=X_ENVS[2], access_token_secret_env=X_ENVS[3])
+
+
+def x_env() -> dict[str, str]:
+    return dict(zip(X_ENVS, x_fake.CREDENTIALS, strict=True))
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     """Now, for the store, the runner and the X fake alike (starts at X_NOW)."""

@@ -22,11 +22,11 @@ from .conftest import (
     assert_pds_thread,
     bluesky_account_toml,
     pds_posts,
+    set_secrets,
     thread_draft,
     write_config,
     x_account_toml,
 )
-from .test_thread import set_secrets
 
 
 def published(tmp_path: Path, bsky: PdsAccount, fake: Any, clock: FakeClock) -> tuple[Any, Store,

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from x_fake import CREDENTIALS
 
 from bot.cli import main
 from bot.config import load_config
@@ -20,15 +19,17 @@ from bot.store import Store
 from .conftest import (
     THREAD_IMAGES,
     THREAD_TEXTS,
-    X_ENVS,
     X_NOW,
     FakeClock,
     assert_x_thread,
+    closed_port,
+    set_secrets,
     thread_draft,
     write_config,
+    x_account,
     x_account_toml,
+    x_env,
 )
-from .test_thread import closed_port, load_account, set_secrets
 
 NOW = X_NOW
 MISSED = ("missed its slot 2026-03-02 11:30 UTC by more than 60 minutes: not posted late in a "
@@ -121,7 +122,7 @@ def test_releasing_a_hold_retries_the_platform_that_needed_a_person_once(
     set_secrets(monkeypatch)
     _, config, store = setup(tmp_path, x_clocked.base_url, clock)
     draft_id, _ = store.create_draft(thread_draft(("x",)))
-    other = XClient(load_account(x_clocked), env=dict(zip(X_ENVS, CREDENTIALS, strict=True)))
+    other = XClient(x_account(x_clocked), env=x_env())
     clash = other.create_post(PostContent(THREAD_TEXTS[1]), key="", root=None, parent=None)
     assert publish_due(config, store, clock())[0].state == "on_hold"  # duplicate of post 2
 
@@ -143,7 +144,7 @@ class Watching(XClient):
     """An XClient that notes, at each post, the state of every draft in the store."""
 
     def __init__(self, fake: Any, store: Store) -> None:
-        super().__init__(load_account(fake), env=dict(zip(X_ENVS, CREDENTIALS, strict=True)))
+        super().__init__(x_account(fake), env=x_env())
         self.store, self.seen = store, []
 
     def create_post(self, content: Any, *, key: str, root: Any, parent: Any) -> Any:
@@ -169,7 +170,7 @@ def test_drafts_are_claimed_one_at_a_time(tmp_path: Path, x_clocked: Any, clock:
 
 class Exploding(XClient):
     def __init__(self, fake: Any) -> None:
-        super().__init__(load_account(fake), env=dict(zip(X_ENVS, CREDENTIALS, strict=True)))
+        super().__init__(x_account(fake), env=x_env())
         self.posts = 0
 
     def create_post(self, content: Any, *, key: str, root: Any, parent: Any) -> Any:
@@ -210,3 +211,118 @@ def test_stop_before_claiming_leaves_every_draft_as_it_was(tmp_path: Path,
     draft_id, _ = store.create_draft(thread_draft(("x",)))
     assert publish_due(config, store, clock(), stop=lambda: True) == []
     assert store.get_draft(draft_id).state == "approved"
+
+
+class Recorder:
+    """A platform client that only records what it is asked to post (thread-safe)."""
+
+    platform = "x"
+
+    def __init__(self) -> None:
+        import threading
+
+        self.sent: list[str] = []
+        self._lock = threading.Lock()
+
+    def login(self) -> str:
+        return "cityhall"
+
+    def new_key(self) -> str:
+        return ""
+
+    def create_post(self, content: Any, *, key: str, root: Any, parent: Any) -> Any:
+        from bot.publish.base import Ref
+
+        with self._lock:
+            self.sent.append(content.text)
+            return Ref(str(len(self.sent)))
+
+    def find_post(self, content: Any, *, key: str, parent: Any, since: Any) -> Any:
+        raise AssertionError("no post is left unconfirmed here")
+
+
+@pytest.mark.postgres
+def test_two_publishers_on_one_postgres_post_each_thread_once(
+        tmp_path: Path, postgres_url: str, clock: FakeClock) -> None:
+    import dataclasses
+
+    config = dataclasses.replace(load_config(write_config(tmp_path, x_account_toml(
+        "cityhall_x", "http://127.0.0.1:9", posts_per_hour=1000, posts_per_day=1000))),
+        storage_url=postgres_url)
+    store = Store(postgres_url, clock=clock)
+    try:
+        run_two_publishers(config, store, postgres_url, clock)
+    finally:
+        store.close()
+
+
+def run_two_publishers(config: Any, store: Store, postgres_url: str, clock: FakeClock) -> None:
+    """Round after round, one new thread and two publishers let go at the same moment."""
+    import threading
+
+    from sqlalchemy import event
+
+    own = [Store(postgres_url, clock=clock) for _ in range(2)]  # as two processes would
+    claiming = [threading.Barrier(2)]
+
+    def both_look_first(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        """Hold each claim between its SELECT of due drafts and its UPDATE until the other
+        publisher has looked too: the moment two claims can both win a draft."""
+        if statement.startswith("SELECT") and "drafts.slot_at <=" in statement:
+            try:
+                claiming[0].wait(timeout=2)
+            except threading.BrokenBarrierError:
+                pass  # the other publisher found nothing due: nothing to race with
+
+    for mine in own:
+        event.listen(mine.engine, "after_cursor_execute", both_look_first)
+    try:
+        for n in range(10):
+            posts = tuple(f"thread {n}, post {i}" for i in range(1, 6))
+            draft_id, _ = store.create_draft(thread_draft(("x",), texts=posts,
+                                                          period_key=f"p{n}"))
+            recorder, start, done = Recorder(), threading.Barrier(2), []
+            claiming[0] = threading.Barrier(2)
+
+            def publisher(name: str, mine: Store, start: Any = start, done: Any = done,
+                          recorder: Recorder = recorder, draft_id: int = draft_id) -> None:
+                start.wait(timeout=30)
+                done.extend(publish_due(config, mine, clock(), worker=name,
+                                        draft_ids=[draft_id], clients={"x": recorder}))
+
+            workers = [threading.Thread(target=publisher, args=(name, mine))
+                       for name, mine in zip(("ada", "bea"), own, strict=True)]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join(timeout=60)
+            assert recorder.sent == list(posts), f"round {n}"
+            assert [(o.draft_id, o.state) for o in done] == [(draft_id, "published")]
+    finally:
+        for s in own:
+            s.close()
+
+
+@pytest.mark.postgres
+def test_a_slow_publisher_keeps_its_thread_when_its_lease_runs_out(
+        tmp_path: Path, postgres_url: str, clock: FakeClock) -> None:
+    import dataclasses
+
+    from bot.publish.runner import publishing_alone
+
+    config = dataclasses.replace(load_config(write_config(tmp_path, x_account_toml(
+        "cityhall_x", "http://127.0.0.1:9"))), storage_url=postgres_url)
+    store, other = Store(postgres_url, clock=clock), Store(postgres_url, clock=clock)
+    try:
+        draft_id, _ = store.create_draft(thread_draft(("x",)))
+        assert [d.id for d in store.claim_due(clock(), "ada")] == [draft_id]
+        with publishing_alone(store, draft_id) as alone:  # ada is posting the thread, slowly
+            assert alone
+            clock.advance(minutes=11)  # past the claim's 10-minute lease
+            recorder = Recorder()
+            assert publish_due(config, other, clock(), worker="bea",
+                               clients={"x": recorder}) == []
+            assert recorder.sent == []  # bea took the claim over, but not the thread
+    finally:
+        store.close()
+        other.close()

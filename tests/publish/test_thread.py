@@ -6,7 +6,6 @@ platform holds afterwards, and what the store recorded.
 
 from __future__ import annotations
 
-import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +13,7 @@ from typing import Any
 import pytest
 from atproto import Client, models
 from click.testing import CliRunner
-from x_fake import CREDENTIALS, Fault
+from x_fake import Fault
 
 from bot.cli import main
 from bot.config import load_config
@@ -26,34 +25,24 @@ from .conftest import (
     BSKY_ENV,
     THREAD_IMAGES,
     THREAD_TEXTS,
-    X_ENVS,
     X_NOW,
     FakeClock,
     PdsAccount,
     assert_pds_thread,
     assert_x_thread,
     bluesky_account_toml,
+    closed_port,
     pds_posts,
+    set_secrets,
     thread_draft,
     write_config,
+    x_account,
     x_account_toml,
+    x_env,
 )
 from .test_bluesky import expire
 
 NOW = X_NOW  # 2026-03-02 14:30 UTC, the X fake's clock too
-
-
-def closed_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def set_secrets(monkeypatch: pytest.MonkeyPatch, bsky: PdsAccount | None = None) -> None:
-    if bsky is not None:
-        monkeypatch.setenv(BSKY_ENV, bsky.password)
-    for name, value in zip(X_ENVS, CREDENTIALS, strict=True):
-        monkeypatch.setenv(name, value)
 
 
 def open_store(config: Any, clock: FakeClock) -> Store:
@@ -62,6 +51,9 @@ def open_store(config: Any, clock: FakeClock) -> Store:
 
 # -- a demo thread, drafted from a recipe, through `citycrier publish` ---------------------
 
+# The copied config's sample portal gets a label with "—" (3 bytes in UTF-8) and a dataset
+# link, so the thread's last post carries a link facet whose byte offsets differ from its
+# character offsets. (The label then no longer says "synthetic": this PDS is a test's own.)
 LABEL = 'label = "citycrier synthetic sample"\nsynthetic = true\n'
 LINKED = ('label = "Baton Rouge — sample"\nsynthetic = false\n'
           'dataset_link = "https://data.brla.gov/d/{dataset}"\n')
@@ -271,7 +263,7 @@ class FaultOnPost(XClient):
     """An XClient whose n-th post meets a fault the X fake serves (once)."""
 
     def __init__(self, fake: Any, n: int, fault: Fault) -> None:
-        super().__init__(load_account(fake), env=dict(zip(X_ENVS, CREDENTIALS, strict=True)))
+        super().__init__(x_account(fake), env=x_env())
         self.fake, self.n, self.fault, self.posts = fake, n, fault, 0
 
     def create_post(self, content: Any, *, key: str, root: Any, parent: Any) -> Any:
@@ -279,14 +271,6 @@ class FaultOnPost(XClient):
         if self.posts == self.n:
             self.fake.fail_next("create_tweet", self.fault)
         return super().create_post(content, key=key, root=root, parent=parent)
-
-
-def load_account(fake: Any) -> Any:
-    from bot.settings import AccountConfig
-
-    return AccountConfig(name="cityhall_x", platform="x", api_base=fake.base_url,
-                         consumer_key_env=X_ENVS[0], consumer_secret_env=X_ENVS[1],
-                         access_token_env=X_ENVS[2], access_token_secret_env=X_ENVS[3])
 
 
 @pytest.mark.spec
