@@ -344,6 +344,31 @@ def publish(ctx: click.Context, config_path: Path | None, draft_ids: tuple[int, 
         failed |= o.state != "published"
         click.secho(f"draft {o.draft_id} ({o.recipe}): {o.state.replace('_', ' ')}: {o.detail}",
                     fg=colour)
+    held = [o.draft_id for o in outcomes if o.state == "on_hold"]
+    if held:
+        ids = " ".join(str(i) for i in held)
+        raise BotError(f"drafts on hold need a person: read `citycrier show ID`, then "
+                       f"`citycrier release ID` to post them, or reject them (on hold: {ids})")
     if failed:
-        raise BotError("some drafts did not publish completely (see above); "
+        raise BotError("some drafts did not publish completely (see above); the next "
                        "`citycrier publish` resumes them")
+
+
+@main.command()
+@click.argument("draft_id", type=int)
+@config_option
+@actor_option
+@click.pass_context
+def release(ctx: click.Context, draft_id: int, config_path: Path | None, actor: str) -> None:
+    """Release a draft on hold (a missed slot, or a platform that needed a person): it
+    posts at the next publishing pass.
+
+    Example: citycrier release 7 --as dana
+    """
+    from bot.review import require_role
+
+    config = load(ctx, config_path)
+    store = open_store(config)
+    require_role(store, actor, "approve")
+    d = store.transition(draft_id, "release", actor, "released for posting")
+    click.echo(f"draft {d.id} released by {actor}: it posts at the next publishing pass")

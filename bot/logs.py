@@ -34,5 +34,7 @@ def setup_logging(verbose: bool = False, *, json_lines: bool | None = None) -> N
         "%(asctime)s %(levelname)s %(name)s: %(message)s", "%H:%M:%S"))
     root.addHandler(handler)
     root.setLevel(logging.DEBUG if verbose else logging.WARNING)
-    for noisy in ("httpx", "httpcore", "matplotlib", "apscheduler.executors", "PIL"):
+    # oauthlib and requests_oauthlib log X credentials at DEBUG: never let them through
+    for noisy in ("httpx", "httpcore", "matplotlib", "apscheduler.executors", "PIL",
+                  "oauthlib", "requests_oauthlib"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -63,3 +63,25 @@ def test_nothing_unapproved_or_not_yet_due_is_published(project):
     store.create_draft(new_draft("later", data_hash="h2", period_key="2026-09",
                                  slot_at=NOW + timedelta(minutes=1)))
     assert publish_due(config, store, NOW) == []
+
+
+def test_a_held_draft_is_released_from_the_command_line_and_posts(project):
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    config = load_config(project / "config.toml")
+    store = Store(config.storage_url)
+    late = datetime.now(UTC) - timedelta(hours=5)
+    draft_id, _ = store.create_draft(new_draft("late", slot_at=late))
+    args = ["--config", str(project / "config.toml")]
+    result = CliRunner().invoke(main, ["publish", *args])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines()[-1] == (
+        "Error: drafts on hold need a person: read `citycrier show ID`, then `citycrier "
+        "release ID` to post them, or reject them (on hold: 1)")
+    result = CliRunner().invoke(main, ["release", str(draft_id), "--as", "dana", *args])
+    assert result.stdout == "draft 1 released by dana: it posts at the next publishing pass\n"
+    result = CliRunner().invoke(main, ["publish", *args])
+    assert result.exit_code == 0, result.stderr
+    assert store.get_draft(draft_id).state == PUBLISHED
