@@ -10,9 +10,9 @@ from __future__ import annotations
 import json
 import logging
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from bot.cli import config_option, load, main, open_store
-from bot.errors import BotError
+from bot.errors import BotError, StoreError
 
 log = logging.getLogger("bot.schedule")
 _STATE_NAMES = {"pending_review": "pending review", "partially_published": "partly published",
@@ -67,7 +67,21 @@ def _operations(ctx: click.Context, config_path: Path | None) -> Any:
     from bot.schedule import Operations
 
     config = load(ctx, config_path)
-    return Operations(config, open_store(config), load_recipes(config))
+    return Operations(config, _store(config), load_recipes(config))
+
+
+def _store(config: Any) -> Any:
+    """The store; a database that cannot be reached is a one-line error, not a bug."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import OperationalError
+
+    try:
+        return open_store(config)
+    except OperationalError as exc:
+        url = make_url(config.storage_url).render_as_string(hide_password=True)
+        reason = str(exc.orig or exc).strip().splitlines()[0]
+        raise StoreError(f"cannot reach the database {url}: {reason} (check [storage] url in "
+                         f"config.toml and that the server is running)") from None
 
 
 @main.command()
@@ -104,9 +118,12 @@ def tick(ctx: click.Context, config_path: Path | None, now_text: str | None,
 
     Drafts every recipe whose latest slot's period has not been drafted yet (once, however
     many slots passed; the others are recorded as missed), expires overdue drafts and
-    publishes what is due. Running it twice in a row drafts nothing new.
+    publishes what is due. Running it twice in a row drafts nothing new. It exits 0 when
+    the pass ran, even if a recipe failed: failures are recorded (see `citycrier status`).
 
-    Example (crontab): */5 * * * * citycrier tick --config /srv/citycrier/config.toml
+    \b
+    Example: citycrier tick
+    In a crontab: */5 * * * * citycrier tick --config /srv/citycrier/config.toml
     """
     _log_info(ctx)
     ops = _operations(ctx, config_path)
@@ -146,15 +163,62 @@ def status(ctx: click.Context, config_path: Path | None, as_json: bool,
     Example: citycrier status --json
     """
     from bot.config import load_recipes
-    from bot.schedule import status_report
 
     config = load(ctx, config_path)
     now = parse_now(now_text, config.timezone)
-    report = status_report(config, load_recipes(config), open_store(config), now)
+    report = status_report(config, load_recipes(config), _store(config), now)
     if as_json:
         click.echo(json.dumps(report, indent=2, ensure_ascii=False))
         return
     _print_status(report)
+
+
+def status_report(config: Any, recipes: Mapping[str, Any], store: Any,
+                  now: datetime) -> dict[str, Any]:
+    """What `citycrier status` shows, as plain data (times in the config's zone)."""
+    from bot.schedule import cron_trigger, next_fire
+    from bot.store import APPROVED, ON_HOLD, PARTIAL, PUBLISHING
+
+    tz = ZoneInfo(config.timezone)
+    now = now.astimezone(UTC)
+
+    def show(moment: datetime | None) -> str | None:
+        return moment.astimezone(tz).isoformat(timespec="minutes") if moment else None
+
+    last = store.last_runs()
+    missed: dict[str, list[str]] = {}
+    for run in store.runs(outcomes=("missed",), limit=500):
+        if run["started_at"] >= now - timedelta(days=30):
+            missed.setdefault(run["recipe"], []).append(show(run["slot_at"] or
+                                                             run["started_at"]) or "")
+    rows = []
+    for name, recipe in sorted(recipes.items()):
+        nxt = next_fire(cron_trigger(recipe.schedule, config.timezone), now) \
+            if recipe.enabled else None
+        lr = last.get(name)
+        rows.append({
+            "recipe": name, "schedule": recipe.schedule, "enabled": recipe.enabled,
+            "next_run": show(nxt),
+            "last_run": None if lr is None else {
+                "at": show(lr["started_at"]), "slot": show(lr["slot_at"]),
+                "outcome": lr["outcome"], "detail": lr["detail"],
+                "period": lr["period_key"], "draft_id": lr["draft_id"]},
+            "missed": sorted(missed.get(name, []))})
+    accounts = [{"account": a.name, "platform": a.platform,
+                 "last_hour": store.posts_since(a.name, now - timedelta(hours=1)),
+                 "per_hour": a.posts_per_hour,
+                 "last_day": store.posts_since(a.name, now - timedelta(days=1)),
+                 "per_day": a.posts_per_day} for a in config.accounts.values()]
+    errors = [{"at": show(f["at"]), "what": f"{f['recipe']}: {f['detail']}",
+               "outcome": f["outcome"]} for f in store.recent_failures(10)]
+    for d in store.list_drafts(states=(APPROVED, PUBLISHING, PARTIAL, ON_HOLD)):
+        if d.error:
+            errors.append({"at": show(d.updated_at), "what": f"draft {d.id} ({d.recipe}): "
+                           f"{d.error}", "outcome": d.state})
+    errors.sort(key=lambda e: e["at"] or "", reverse=True)
+    return {"now": show(now), "timezone": config.timezone, "recipes": rows,
+            "queue": dict(sorted(store.count_by_state().items())), "accounts": accounts,
+            "errors": errors[:10]}
 
 
 def _print_status(r: dict[str, Any]) -> None:

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -41,6 +42,7 @@ log = logging.getLogger(__name__)
 ACTOR = "scheduler"
 PUBLISH_RUNS = ":publish"  # the runs table's name for the publishing job's failures
 MAX_MISSED = 50  # missed periods recorded per recipe after one downtime
+CATCH_UP_LOCK = 7_424_203  # PostgreSQL advisory lock: one process catches up at a time
 DRAFT_WORKERS = 4  # drafting jobs that may run at once
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _WINDOWS = (timedelta(hours=1), timedelta(days=1), timedelta(days=8), timedelta(days=32),
@@ -300,7 +302,14 @@ class Operations:
 
     def catch_up(self, now: datetime) -> list[SlotRun]:
         """Draft, once, each recipe whose latest slot's period has no run; record as missed
-        the earlier slots since its last run (their periods are not drafted: no burst)."""
+        the earlier slots since its last run (their periods are not drafted: no burst).
+
+        On PostgreSQL, processes catching up at the same time take turns, so the second
+        finds the first one's runs and does nothing twice."""
+        with _one_at_a_time(self.store, CATCH_UP_LOCK):
+            return self._catch_up(now)
+
+    def _catch_up(self, now: datetime) -> list[SlotRun]:
         now = now.astimezone(UTC)
         latest: dict[str, tuple[datetime, str]] = {}
         for name, trigger in self.triggers.items():
@@ -419,6 +428,25 @@ class Operations:
         return report
 
 
+@contextmanager
+def _one_at_a_time(store: Store, key: int) -> Iterator[None]:
+    """A PostgreSQL session advisory lock around the block (nothing on SQLite, whose writes
+    are serialised already); a dead process's lock goes with its connection."""
+    if store.dialect != "postgresql":
+        yield
+        return
+    from sqlalchemy import text
+
+    with store.engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:k)"), {"k": key})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
+            conn.commit()
+
+
 def _local(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z")
 
@@ -481,52 +509,3 @@ def run_scheduler(ops: Operations,
         sched.shutdown(wait=True)
     log.info("scheduler stopped")
     return caught
-
-
-# ------------------------------------------------------------------------------- status
-
-def status_report(config: Config, recipes: Mapping[str, Recipe], store: Store,
-                  now: datetime) -> dict[str, Any]:
-    """What `citycrier status` shows, as plain data (times in the config's zone)."""
-    from bot.store import APPROVED, ON_HOLD, PARTIAL, PUBLISHING
-
-    tz = ZoneInfo(config.timezone)
-    now = now.astimezone(UTC)
-
-    def show(moment: datetime | None) -> str | None:
-        return moment.astimezone(tz).isoformat(timespec="minutes") if moment else None
-
-    last = store.last_runs()
-    missed: dict[str, list[str]] = {}
-    for run in store.runs(outcomes=("missed",), limit=500):
-        if run["started_at"] >= now - timedelta(days=30):
-            missed.setdefault(run["recipe"], []).append(show(run["slot_at"] or
-                                                             run["started_at"]) or "")
-    rows = []
-    for name, recipe in sorted(recipes.items()):
-        nxt = next_fire(cron_trigger(recipe.schedule, config.timezone), now) \
-            if recipe.enabled else None
-        lr = last.get(name)
-        rows.append({
-            "recipe": name, "schedule": recipe.schedule, "enabled": recipe.enabled,
-            "next_run": show(nxt),
-            "last_run": None if lr is None else {
-                "at": show(lr["started_at"]), "slot": show(lr["slot_at"]),
-                "outcome": lr["outcome"], "detail": lr["detail"],
-                "period": lr["period_key"], "draft_id": lr["draft_id"]},
-            "missed": sorted(missed.get(name, []))})
-    accounts = [{"account": a.name, "platform": a.platform,
-                 "last_hour": store.posts_since(a.name, now - timedelta(hours=1)),
-                 "per_hour": a.posts_per_hour,
-                 "last_day": store.posts_since(a.name, now - timedelta(days=1)),
-                 "per_day": a.posts_per_day} for a in config.accounts.values()]
-    errors = [{"at": show(f["at"]), "what": f"{f['recipe']}: {f['detail']}",
-               "outcome": f["outcome"]} for f in store.recent_failures(10)]
-    for d in store.list_drafts(states=(APPROVED, PUBLISHING, PARTIAL, ON_HOLD)):
-        if d.error:
-            errors.append({"at": show(d.updated_at), "what": f"draft {d.id} ({d.recipe}): "
-                           f"{d.error}", "outcome": d.state})
-    errors.sort(key=lambda e: e["at"] or "", reverse=True)
-    return {"now": show(now), "timezone": config.timezone, "recipes": rows,
-            "queue": dict(sorted(store.count_by_state().items())), "accounts": accounts,
-            "errors": errors[:10]}

@@ -261,7 +261,8 @@ class Store:
                         revision=1, reasons=json.dumps(list(new.reasons)),
                         figures=json.dumps(new.figures, default=str),
                         source=json.dumps(new.source, default=str), error="",
-                        created_at=now, updated_at=now)).inserted_primary_key[0]
+                        created_at=now, updated_at=now)
+                    ).inserted_primary_key[0]  # type: ignore[index]
             except IntegrityError:  # another process drafted the same thing just now
                 row = conn.execute(select(s.drafts.c.id).where(
                     s.drafts.c.recipe == new.recipe, s.drafts.c.period_key == new.period_key,
@@ -448,7 +449,7 @@ class Store:
         claimed: list[int] = []
         with self.engine.begin() as conn:
             rows = [r for r in conn.execute(stale).all()
-                    if r.claimed_at is None or utc(r.claimed_at) < now - LEASE
+                    if r.claimed_at is None or r.claimed_at < now - LEASE
                     or _owner_dead(r.claimed_by)]
             if len(rows) < limit:
                 rows += conn.execute(fresh.limit(limit - len(rows))).all()

@@ -13,6 +13,7 @@ import json
 import os
 import selectors
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -135,16 +136,40 @@ def child_env(record: Path, **extra: str) -> dict[str, str]:
     return {**os.environ, "CC_RECORD": str(record), **extra}
 
 
-def read_line(stream: Any, timeout: float) -> Any:
-    """One line from a child's pipe, or fail after `timeout` seconds (no sleeping)."""
-    sel = selectors.DefaultSelector()
-    sel.register(stream, selectors.EVENT_READ)
-    try:
-        if not sel.select(timeout):
-            pytest.fail(f"no line from the child within {timeout} s")
-    finally:
-        sel.close()
-    return stream.readline()
+class Lines:
+    """Lines from a child's pipe, each waited for at most `timeout` seconds (no sleeping).
+
+    Reads the file descriptor itself: a buffered reader could hold the next line already
+    while select() says nothing more is coming."""
+
+    def __init__(self, stream: Any) -> None:
+        self.fd = stream if isinstance(stream, int) else stream.fileno()
+        self.buffer = b""
+
+    def next(self, timeout: float = 60) -> str:
+        sel = selectors.DefaultSelector()
+        sel.register(self.fd, selectors.EVENT_READ)
+        try:
+            while b"\n" not in self.buffer:
+                if not sel.select(timeout):
+                    pytest.fail(f"no line from the child within {timeout} s")
+                chunk = os.read(self.fd, 65536)
+                if not chunk:
+                    pytest.fail(f"the child closed its output; it said: {self.buffer!r}")
+                self.buffer += chunk
+        finally:
+            sel.close()
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line.decode()
+
+
+def stop_child(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+    for stream in (proc.stdin, proc.stdout, proc.stderr):
+        if stream is not None and not stream.closed:
+            stream.close()
 
 
 # ----------------------------------------------------------------------- in-process CLI
@@ -174,6 +199,22 @@ def test_tick_refuses_a_bad_time_in_one_line(tmp_path: Path, sample_dir: Path) -
     assert result.exit_code == 1
     assert result.stderr == ("Error: --now 'soon' is not an ISO 8601 time: write e.g. "
                              "2026-03-09T09:05 or 2026-03-09T14:05:00+00:00\n")
+
+
+def test_an_unreachable_database_is_one_line_without_the_password(
+        tmp_path: Path, sample_dir: Path) -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cfg = write_config(tmp_path, f"postgresql://crier:hunter2@127.0.0.1:{port}/x", sample_dir)
+    for command in (["status"], ["tick"]):
+        result = CliRunner().invoke(main, [*command, "--config", str(cfg)])
+        assert result.exit_code == 1
+        assert result.stderr.startswith(
+            f"Error: cannot reach the database postgresql://crier:***@127.0.0.1:{port}/x: ")
+        assert result.stderr.endswith("(check [storage] url in config.toml and that the "
+                                      "server is running)\n")
+        assert "hunter2" not in result.stderr and len(result.stderr.splitlines()) == 1
 
 
 def test_status_shows_runs_queue_caps_and_errors(tmp_path: Path, sample_dir: Path) -> None:
@@ -238,18 +279,18 @@ def test_sigterm_during_a_thread_records_its_posts_and_the_next_run_finishes_it(
     os.close(go_r)
     logs: list[dict[str, Any]] = []
     try:
-        with os.fdopen(note_r) as notes:
-            assert read_line(notes, 60) == "posted\n"  # post 1 of 3 is out
+        assert Lines(note_r).next() == "posted"  # post 1 of 3 is out
         proc.send_signal(signal.SIGTERM)
+        stderr = Lines(proc.stderr)
         while not any(x["message"].startswith("SIGTERM received") for x in logs):
-            logs.append(json.loads(read_line(proc.stderr, 60)))  # JSON: not a terminal
+            logs.append(json.loads(stderr.next()))  # JSON lines: stderr is not a terminal
         os.write(go_w, b"g")  # the post in flight returns; the stop is already asked
         _out, err = proc.communicate(timeout=60)
+        err = stderr.buffer + err
     finally:
         os.close(go_w)
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        os.close(note_r)
+        stop_child(proc)
     assert proc.returncode == 0, err.decode()
     logs += [json.loads(line) for line in err.decode().splitlines()]
     assert logs[-1]["message"] == "scheduler stopped"
@@ -283,7 +324,7 @@ def test_two_schedulers_on_one_postgres_publish_every_thread_once(
                               stderr=subprocess.PIPE, cwd=tmp_path) for _ in range(2)]
     try:
         for p in procs:
-            assert read_line(p.stdout, 60) == b"ready\n"
+            assert Lines(p.stdout).next() == "ready"
         for p in procs:  # go, both at once
             assert p.stdin is not None
             p.stdin.write(b"go\n")
@@ -291,9 +332,7 @@ def test_two_schedulers_on_one_postgres_publish_every_thread_once(
         errs = [p.communicate(timeout=180)[1] for p in procs]
     finally:
         for p in procs:
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+            stop_child(p)
     assert [p.returncode for p in procs] == [0, 0], [e.decode()[-2000:] for e in errs]
     sent = [line.split("\t") for line in record.read_text().splitlines()]
     per_post = Counter(text for _pid, text in sent)

@@ -3,8 +3,10 @@ clocks), catching up after downtime, failing recipes isolated, and APScheduler's
 
 from __future__ import annotations
 
+import json
 import logging
 import textwrap
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
@@ -12,7 +14,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from click.testing import CliRunner
 
+from bot.cli import main
 from bot.config import load_config, load_recipes
 from bot.errors import SourceError
 from bot.periods import resolve_period
@@ -26,7 +30,6 @@ from bot.schedule import (
     last_fire,
     next_fire,
     run_scheduler,
-    status_report,
 )
 from bot.store import APPROVED, ON_HOLD, PUBLISHED, Store
 
@@ -214,7 +217,10 @@ def test_downtime_across_three_slots_drafts_once_and_reports_the_missed(
     later = ops.tick(at(8, 10, 41))
     assert [(o.draft_id, o.state) for o in later.published] == [(draft_b, PUBLISHED)]
 
-    report = status_report(ops.config, load_recipes(ops.config), ops.store, at(8, 10, 42))
+    shown = CliRunner().invoke(main, ["status", "--config", str(cfg), "--json", "--now",
+                                      at(8, 10, 42).isoformat()])
+    assert shown.exit_code == 0, shown.output
+    report = json.loads(shown.stdout)
     (row,) = report["recipes"]
     assert row["missed"] == ["2026-10-06T09:00-05:00", "2026-10-07T09:00-05:00"]
     assert row["next_run"] == "2026-10-09T09:00-05:00"
@@ -315,6 +321,35 @@ def test_jobs_never_raise(tmp_path: Path, sample_dir: Path,
         ("daily", "unexpected ZeroDivisionError: x (a bug in citycrier; see the log)")]
     assert all(r.exc_info for r in caplog.records if r.levelno == logging.ERROR)
     ops.store.close()
+
+
+@pytest.mark.postgres
+def test_schedulers_starting_together_on_postgres_catch_up_once(
+        tmp_path: Path, sample_dir: Path, postgres_url: str) -> None:
+    cfg = write_project(tmp_path, sample_dir, postgres_url, daily={}, other={})
+    first = operations(cfg, draft=FakeDrafter())
+    first.store.record_run("daily", "2026-10-03", at(4, 9), "drafted", "", slot_at=at(4, 9))
+    everyone = [first, operations(cfg, draft=FakeDrafter()), operations(cfg, draft=FakeDrafter())]
+    gate = threading.Barrier(len(everyone))
+    done: list[list[Any]] = []
+
+    def start(ops: Operations) -> None:
+        gate.wait(timeout=10)
+        done.append(ops.catch_up(at(7, 9, 30)))
+
+    threads = [threading.Thread(target=start, args=(ops,)) for ops in everyone]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert sorted(len(d) for d in done) == [0, 0, 4]  # one did it all; the others found it
+    runs = first.store.runs(limit=100)
+    assert sorted((r["recipe"], r["period_key"], r["outcome"]) for r in runs) == [
+        ("daily", "2026-10-03", "drafted"), ("daily", "2026-10-04", "missed"),
+        ("daily", "2026-10-05", "missed"), ("daily", "2026-10-06", "drafted"),
+        ("other", "2026-10-06", "drafted")]
+    for ops in everyone:
+        ops.store.close()
 
 
 def test_a_stopped_operation_starts_no_new_work(tmp_path: Path, sample_dir: Path) -> None:

@@ -144,7 +144,7 @@ ALLOWED = {
 def test_every_transition_is_allowed_or_refused_as_specified(store: Store) -> None:
     later = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
     outcomes = {}
-    for action, allowed in ALLOWED.items():
+    for action in ALLOWED:
         for state in STATES:
             draft_id, _ = store.create_draft(new_draft(recipe=f"{action}-{state}"))
             set_state(store, draft_id, state)
@@ -177,30 +177,34 @@ def test_a_stale_revision_is_refused(store: Store) -> None:
                          expect_revision=1)
 
 
+def approve_at_once(url: str, draft_id: int) -> list[str]:
+    """Two stores (two connections) approve one draft at the same moment."""
+    stores = [Store(url, clock=lambda: NOW, migrate=False) for _ in range(2)]
+    gate = threading.Barrier(2)
+    results: list[str] = []
+
+    def approve(s: Store, who: str) -> None:
+        gate.wait(timeout=10)
+        try:
+            s.transition(draft_id, "approve", who)
+            results.append("ok")
+        except TransitionError:
+            results.append("refused")
+
+    threads = [threading.Thread(target=approve, args=(s, f"p{i}")) for i, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    for s in stores:
+        s.close()
+    return results
+
+
 def test_two_approvers_at_once_make_one_approval(url: str, store: Store) -> None:
-    for _round in range(5):
-        draft_id, _ = store.create_draft(new_draft(recipe=f"race{_round}"))
-        stores = [Store(url, clock=lambda: NOW, migrate=False) for _ in range(2)]
-        gate = threading.Barrier(2)
-        results: list[str] = []
-
-        def approve(s: Store, who: str, draft_id: int = draft_id) -> None:
-            gate.wait(timeout=10)
-            try:
-                s.transition(draft_id, "approve", who)
-                results.append("ok")
-            except TransitionError:
-                results.append("refused")
-
-        threads = [threading.Thread(target=approve, args=(s, f"p{i}"))
-                   for i, s in enumerate(stores)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=30)
-        for s in stores:
-            s.close()
-        assert sorted(results) == ["ok", "refused"]
+    for attempt in range(5):
+        draft_id, _ = store.create_draft(new_draft(recipe=f"race{attempt}"))
+        assert sorted(approve_at_once(url, draft_id)) == ["ok", "refused"]
         assert [a.action for a in store.audit(draft_id)].count("approve") == 1
         assert store.get_draft(draft_id).state == APPROVED
 
