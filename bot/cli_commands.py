@@ -138,7 +138,7 @@ def _check_templates(config: Any) -> list[Problem]:
         try:
             env.parse(path.read_text(encoding="utf-8"))
         except jinja2.TemplateSyntaxError as exc:
-            out.append(Problem(str(path), f"line {exc.lineno}", exc.message,
+            out.append(Problem(str(path), f"line {exc.lineno}", exc.message or str(exc),
                                "fix the template syntax"))
     return out
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 import re
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -56,7 +57,7 @@ class _Reader:
     def note(self, where: str, what: str, fix: str = "") -> None:
         self.problems.append(Problem(self.file, where, what, fix))
 
-    def table(self, data: Any, where: str, known: dict[str, type | tuple[type, ...]],
+    def table(self, data: Any, where: str, known: Mapping[str, Any],
               required: tuple[str, ...] = ()) -> dict[str, Any]:
         """Type-check a table against `known` keys; return the keys that passed."""
         if not isinstance(data, dict):
@@ -303,7 +304,7 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
             r.note("schedule", f"{schedule!r} is not a valid cron expression: {exc}",
                    'e.g. "0 9 * * MON" for Mondays at 9:00')
 
-    durations: dict[str, timedelta] = {}
+    durations: dict[str, Any] = {}
     for key in ("stale_after", "publish_after"):
         if key in t:
             m = _DURATION.match(t[key])

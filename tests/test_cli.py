@@ -22,7 +22,7 @@ PROBE = (
     "    main(sys.argv[1:], prog_name='citycrier')\n"
     "except SystemExit:\n"
     "    pass\n"
-    "print('HEAVY=' + ','.join(m for m in %r if m in sys.modules))\n" % (HEAVY,)
+    f"print('HEAVY=' + ','.join(m for m in {HEAVY!r} if m in sys.modules))\n"
 )
 
 

@@ -50,7 +50,7 @@ def write_thread(
     longest = max((len(rev.thread[p]) for p in platforms), default=0)
     rows = []
     for i in range(longest):
-        row = []
+        row: list[dict[str, Any]] = []
         for p in platforms:
             posts = rev.thread[p]
             if i >= len(posts):
@@ -93,7 +93,7 @@ def write_index(config: Config) -> Path:
         if not meta.is_file():
             continue
         body = json.loads(meta.read_text(encoding="utf-8"))
-        first = next(iter(body["thread"].values()), [])
+        first: list[dict[str, Any]] = next(iter(body["thread"].values()), [])
         threads.append({"folder": folder.name, "title": body["title"],
                         "period_label": body["period"], "posts": len(first),
                         "charts": sum(len(p["images"]) for p in first),
