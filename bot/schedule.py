@@ -382,7 +382,7 @@ class Operations:
         now = now.astimezone(UTC)
         report = PassReport()
         try:
-            report.expired = expire_overdue(self.store, now)
+            report.expired = expire_overdue(self.store, now, config=self.config)
         except Exception as exc:
             report.errors.append(self._job_failed("expiring overdue drafts", exc, now))
         publish = self._publish

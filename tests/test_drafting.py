@@ -240,39 +240,16 @@ def test_a_stale_dataset_skips_drafting_with_its_reason(config, project):
         "'housing_recovery_progress': the dataset housing_recovery was last updated")
 
 
-def test_a_draft_waiting_for_review_sends_a_notice(config, monkeypatch):
-    import json as _json
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
-
-    received = []
-
-    class Hook(BaseHTTPRequestHandler):
-        def do_POST(self):  # noqa: N802
-            received.append(_json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args):
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Hook)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        monkeypatch.setenv("CITYCRIER_WEBHOOK", f"http://127.0.0.1:{server.server_port}/hook")
-        notify = dataclasses.replace(config.notify, webhook_url_env="CITYCRIER_WEBHOOK")
-        config = dataclasses.replace(config, notify=notify)
-        store = Store(config.storage_url)
-        recipes = load_recipes(config)
-        draft_recipe(config, recipes["housing_recovery_progress"], store, AS_OF)
-        draft_recipe(config, recipes["housing_recovery_progress"], store, AS_OF)  # unchanged
-        draft_recipe(config, recipes["baton_rouge_crime_monthly"], store, AS_OF)  # approved
-    finally:
-        server.shutdown()
-        server.server_close()
-    assert len(received) == 1
-    assert received[0]["text"].startswith(
+def test_a_draft_waiting_for_review_sends_a_notice(config, webhook):
+    notify = dataclasses.replace(config.notify, webhook_url_env="CITYCRIER_WEBHOOK")
+    config = dataclasses.replace(config, notify=notify)
+    store = Store(config.storage_url)
+    recipes = load_recipes(config)
+    draft_recipe(config, recipes["housing_recovery_progress"], store, AS_OF)
+    draft_recipe(config, recipes["housing_recovery_progress"], store, AS_OF)  # unchanged
+    draft_recipe(config, recipes["baton_rouge_crime_monthly"], store, AS_OF)  # born approved
+    assert len(webhook) == 1
+    assert webhook[0]["text"].startswith(
         "Draft 1 is waiting for review: Restore Homes: progress toward the goal, in October "
         "(Oct. 1–31). It is due to post ")
-    assert received[0]["text"].endswith("Review it: http://127.0.0.1:8080/drafts/1")
+    assert webhook[0]["text"].endswith("Review it: http://127.0.0.1:8080/drafts/1")

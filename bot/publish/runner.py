@@ -32,6 +32,7 @@ from bot.errors import BotError
 from bot.settings import Config
 from bot.store import (
     APPROVED,
+    ON_HOLD,
     PARTIAL,
     PUBLISHED,
     PUBLISHING,
@@ -76,10 +77,23 @@ def publish_due(config: Config, store: Store, now: datetime, *, worker: str | No
                 continue  # another process is publishing it (see publishing_alone)
             outcome = _publish_claimed(config, store, draft, now, worker, clients, stop)
         outcomes.append(outcome)
+        _notify_failure(config, store, draft, outcome)
         wrote_outbox |= outcome.state == PUBLISHED and not config.accounts
     if wrote_outbox:
         outbox.write_index(config)
     return outcomes
+
+
+def _notify_failure(config: Config, store: Store, claimed: Draft, outcome: Outcome) -> None:
+    """Tell people when a thread needs them (on hold), or first fails to publish; a retry
+    that fails again in the next minutes does not send the notice again."""
+    if outcome.state == PUBLISHED or (outcome.state != ON_HOLD and claimed.error):
+        return
+    if outcome.state == PUBLISHING:
+        return  # stopped by a signal: not a failure
+    from bot.notify import notify_failed
+
+    notify_failed(config, store.get_draft(claimed.id), outcome.detail)
 
 
 def _publish_claimed(config: Config, store: Store, draft: Draft, now: datetime, worker: str,

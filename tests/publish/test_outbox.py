@@ -85,3 +85,18 @@ def test_a_held_draft_is_released_from_the_command_line_and_posts(project):
     result = CliRunner().invoke(main, ["publish", *args])
     assert result.exit_code == 0, result.stderr
     assert store.get_draft(draft_id).state == PUBLISHED
+
+
+def test_a_held_thread_sends_one_notice(project, webhook):
+    import dataclasses
+
+    config = load_config(project / "config.toml")
+    config = dataclasses.replace(config, notify=dataclasses.replace(
+        config.notify, webhook_url_env="CITYCRIER_WEBHOOK"))
+    store = Store(config.storage_url, clock=lambda: NOW)
+    store.create_draft(new_draft("late", slot_at=NOW - timedelta(hours=5)))
+    [outcome] = publish_due(config, store, NOW)
+    assert outcome.state == "on_hold"
+    assert publish_due(config, store, NOW) == []  # held: nothing due, no second notice
+    assert len(webhook) == 1
+    assert "missed slot: waiting for a person" in webhook[0]["text"]
