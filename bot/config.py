@@ -258,6 +258,7 @@ def _read_account(r: _Reader, name: str, raw: Any) -> AccountConfig | None:
 # --------------------------------------------------------------------------------- recipes
 
 _RECIPE = {"title": str, "template": str, "schedule": str, "approval": str, "platforms": list,
+           "accounts": list,
            "noun": str, "split": bool, "numbering": bool, "max_grade": float,
            "unusual_change": float, "stale_after": str, "publish_after": str,
            "enabled": bool, "source": dict,
@@ -290,6 +291,23 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
     for p in platforms:
         if p not in PLATFORMS:
             r.note("platforms", f"{p!r} is not a platform", 'use ["bluesky", "x"]')
+    accounts = tuple(str(a) for a in t.get("accounts", []))
+    for name in accounts:
+        if config is None:
+            break
+        account = config.accounts.get(name)
+        if account is None:
+            close = difflib.get_close_matches(name, list(config.accounts), n=1)
+            r.note("accounts", f"{name!r} is not an account in config.toml",
+                   f"did you mean {close[0]!r}?" if close else
+                   f"add [accounts.{name}] to config.toml, or remove it here")
+        elif account.platform not in platforms:
+            r.note("accounts", f"{name!r} posts to {account.platform}, which is not in this "
+                               f"recipe's platforms", f"add \"{account.platform}\" to platforms")
+    if len({config.accounts[a].platform for a in accounts if config and a in config.accounts}
+           ) < len([a for a in accounts if config and a in config.accounts]):
+        r.note("accounts", "names two accounts on one platform",
+               "a thread posts once per platform: name one account for each")
     schedule = t.get("schedule", "0 9 * * *")
     fields = schedule.split()
     if len(fields) != 5 or not all(_CRON_FIELD.match(f) for f in fields):
@@ -366,7 +384,7 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
                             "enabled") if k in t}
     return Recipe(
         name=path.stem, path=path, title=t["title"], template=t["template"],
-        schedule=schedule, source=src, approval=approval, platforms=platforms,
+        schedule=schedule, source=src, approval=approval, platforms=platforms, accounts=accounts,
         breakdowns=tuple(breakdowns), series=tuple(series), goal=goal, charts=tuple(charts),
         labels=labels, **durations, **kw)
 

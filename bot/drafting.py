@@ -75,7 +75,8 @@ def source_info(config: Config, recipe: Recipe, figures: Figures,
             "dataset": recipe.source.dataset, "link": link, "synthetic": portal.synthetic,
             "as_of": as_of.date().isoformat(),
             "last_updated": updated.isoformat() if updated else None,
-            "queries": list(figures.queries), "pushed_down": figures.pushed_down}
+            "queries": list(figures.queries), "pushed_down": figures.pushed_down,
+            "accounts": list(recipe.accounts)}
 
 
 def source_line(info: dict[str, Any], as_of: datetime) -> str:

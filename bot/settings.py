@@ -167,6 +167,7 @@ class Recipe:
     source: SourceSpec
     approval: str = "required"
     platforms: tuple[str, ...] = ("bluesky", "x")
+    accounts: tuple[str, ...] = ()  # which [accounts.NAME] post it (default: each platform's first)
     noun: str = "records"  # what one row is, plural: "requests", "incidents"
     breakdowns: tuple[Breakdown, ...] = ()
     series: tuple[SeriesSpec, ...] = ()

@@ -163,3 +163,21 @@ def test_sources_describe_a_file_dataset(project):
     result = CliRunner().invoke(main, ["sources", "describe", "smaple", "x",
                                        "--config", str(project / "config.toml")])
     assert result.stderr == "Error: no portal 'smaple' in config.toml (did you mean 'sample'?)\n"
+
+
+def test_recipe_accounts_must_exist_and_match_its_platforms(project):
+    table = ('[accounts.cityhall_bluesky]\nplatform = "bluesky"\n'
+             'handle = "cityhall.example.gov"\n'
+             'app_password_env = "CITYCRIER_BSKY_APP_PASSWORD"\n')
+    commented = "".join(f"# {line}\n" for line in table.splitlines())
+    edit(project / "config.toml", commented, table)
+    recipe = project / "posts/baltimore_311_weekend.toml"
+    edit(recipe, 'platforms = ["bluesky", "x"]',
+         'platforms = ["x"]\naccounts = ["cityhall_bluesky", "cityhall_bsky"]')
+    code, lines = run_check(project)
+    assert code == 1
+    assert lines[:2] == [
+        f"{recipe}: accounts: 'cityhall_bluesky' posts to bluesky, which is not in this "
+        f"recipe's platforms (add \"bluesky\" to platforms)",
+        f"{recipe}: accounts: 'cityhall_bsky' is not an account in config.toml (did you mean "
+        f"'cityhall_bluesky'?)"]

@@ -55,7 +55,7 @@ def retract_thread(config: Config, store: Store, draft_id: int, actor: str,
     deleted: list[Deleted] = []
     errors: list[str] = []
     for platform, receipts in by_platform.items():
-        account = account_for(config, platform)
+        account = config.accounts.get(receipts[0].account) or account_for(config, platform)
         if account is None:
             errors.append(f"{platform}: no account in config.toml to delete with")
             continue

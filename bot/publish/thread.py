@@ -24,7 +24,7 @@ Example::
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -57,8 +57,15 @@ class Delivery:
     retry_at: datetime | None = None
 
 
-def account_for(config: Config, platform: str) -> AccountConfig | None:
-    """The configured account for a platform (the first, if several)."""
+def account_for(config: Config, platform: str,
+                names: Sequence[str] = ()) -> AccountConfig | None:
+    """The account that posts on a platform: the recipe's named one (`names`, kept on the
+    draft as source["accounts"]) if it names one for that platform, else the first
+    configured for the platform."""
+    for name in names:
+        account = config.accounts.get(name)
+        if account is not None and account.platform == platform:
+            return account
     return next((a for a in config.accounts.values() if a.platform == platform), None)
 
 
@@ -85,7 +92,9 @@ def publish_thread(config: Config, store: Store, draft: Draft, now: datetime, *,
     released = claims_since_release(store.audit(draft.id)) == 1  # a person just let it go
     states: dict[str, Delivery] = {}
     for platform in draft.platforms:
-        account = account_for(config, platform)
+        started = [r.account for r in store.receipts(draft.id, platform)]
+        account = (config.accounts.get(started[0]) if started else None) or account_for(
+            config, platform, draft.source.get("accounts", ()))  # a thread keeps its account
         if account is None:
             states[platform] = Delivery(DONE, f"no {platform} account in config.toml: skipped")
             continue

@@ -326,3 +326,20 @@ def test_a_slow_publisher_keeps_its_thread_when_its_lease_runs_out(
     finally:
         store.close()
         other.close()
+
+
+def test_a_recipe_chooses_its_account(tmp_path: Path, clock: FakeClock) -> None:
+    import dataclasses
+
+    config = load_config(write_config(tmp_path, x_account_toml("cityhall_x", "http://127.0.0.1:9"),
+                                      x_account_toml("parks_x", "http://127.0.0.1:9")))
+    store = Store(config.storage_url, clock=clock)
+    chosen = dataclasses.replace(thread_draft(("x",)), source={"accounts": ["parks_x"]})
+    default = thread_draft(("x",), period_key="2026-W10")
+    first, _ = store.create_draft(chosen)
+    second, _ = store.create_draft(default)
+    outcomes = publish_due(config, store, clock(), clients={"x": Recorder()})
+    assert [(o.draft_id, o.state) for o in outcomes] == [(first, "published"),
+                                                         (second, "published")]
+    assert {r.account for r in store.receipts(first)} == {"parks_x"}
+    assert {r.account for r in store.receipts(second)} == {"cityhall_x"}
