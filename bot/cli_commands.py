@@ -30,6 +30,7 @@ def demo(ctx: click.Context, config_path: Path | None) -> None:
     from bot.review import approve_draft
     from bot.sample import SAMPLE_AS_OF, ensure_sample
     from bot.store import APPROVED, PENDING
+    from bot.voice import plural
 
     config = load(ctx, config_path)
     from bot.config import load_recipes
@@ -58,8 +59,8 @@ def demo(ctx: click.Context, config_path: Path | None) -> None:
                              slot_at=datetime.now(UTC))
         ids.append(draft.id)
         first = store.revision(draft.id).thread[recipe.platforms[0]]
-        click.echo(f"\n[{recipe.name}] {recipe.title}: {len(first)} posts, "
-                   f"{len(store.charts(draft.id))} charts")
+        click.echo(f"\n[{recipe.name}] {recipe.title}: {plural(len(first), 'post')}, "
+                   f"{plural(len(store.charts(draft.id)), 'chart')}")
         click.echo("  " + first[0].text.replace("\n", "\n  "))
         for reason in draft.reasons:
             click.secho(f"  guard: {reason}", fg="yellow")
