@@ -32,6 +32,7 @@ from bot.settings import (
     Breakdown,
     ChartSpec,
     Config,
+    EngagementConfig,
     GoalSpec,
     LiveSource,
     NotifyConfig,
@@ -130,7 +131,8 @@ def _read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
 # ---------------------------------------------------------------------------------- config
 
 _TOP = {"timezone": str, "storage": dict, "paths": dict, "approval": dict, "schedule": dict,
-        "portals": dict, "accounts": dict, "notify": dict, "web": dict}
+        "portals": dict, "accounts": dict, "notify": dict, "web": dict,
+        "engagement": dict}
 _STORAGE = {"url": str, "state_dir": str, "outbox_dir": str}
 _PATHS = {"posts": str, "templates": str}
 _APPROVAL = {"default": str, "two_person": bool, "missed_slot_grace_minutes": int}
@@ -141,12 +143,14 @@ _PORTAL = {"kind": str, "label": str, "url": str, "path": str, "app_token_env": 
 _ACCOUNT = {"platform": str, "handle": str, "service": str, "api_base": str,
             "app_password_env": str, "consumer_key_env": str, "consumer_secret_env": str,
             "access_token_env": str, "access_token_secret_env": str,
-            "posts_per_hour": int, "posts_per_day": int}
+            "posts_per_hour": int, "posts_per_day": int, "read_metrics": bool}
 _NOTIFY = {"webhook_url_env": str, "smtp_host": str, "smtp_port": int, "smtp_from": str,
            "smtp_to": list, "smtp_user_env": str, "smtp_password_env": str,
            "smtp_starttls": bool}
 _WEB = {"host": str, "port": int, "secret_key_env": str, "session_hours": int,
         "public_url": str}
+_ENGAGEMENT = {"read_after": list, "retention_days": int, "per_pass": int, "digest": str}
+DIGESTS = ("", "weekly")
 _ACCOUNT_ENVS = {"bluesky": ("app_password_env",),
                  "x": ("consumer_key_env", "consumer_secret_env", "access_token_env",
                        "access_token_secret_env")}
@@ -204,6 +208,7 @@ def read_config(path: Path, problems: list[Problem]) -> Config | None:
     if "smtp_to" in nt:
         nt["smtp_to"] = tuple(str(x) for x in nt["smtp_to"])
     web = r.table(top.get("web", {}), "web", _WEB)
+    engagement = _read_engagement(r, top.get("engagement", {}))
 
     return Config(
         path=path, root=root, timezone=tz,
@@ -213,8 +218,29 @@ def read_config(path: Path, problems: list[Problem]) -> Config | None:
         outbox_dir=root / storage.get("outbox_dir", "outbox"),
         portals=portals, accounts=accounts,
         approval=ApprovalConfig(**ap), notify=NotifyConfig(**nt), web=WebConfig(**web),
+        engagement=engagement,
         schedule_grace_minutes=sched.get("grace_minutes", 30),
     )
+
+
+def _read_engagement(r: _Reader, raw: Any) -> EngagementConfig:
+    t = r.table(raw, "engagement", _ENGAGEMENT)
+    if "read_after" in t:
+        points = [_duration(str(v)) for v in t["read_after"]]
+        if not points or any(p is None for p in points):
+            r.note("engagement.read_after", f"{t['read_after']!r} is not a list of durations",
+                   'write it like ["1 hour", "24 hours", "7 days"]')
+            t.pop("read_after")
+        else:
+            t["read_after"] = tuple(sorted(p for p in points if p is not None))
+    for key in ("retention_days", "per_pass"):
+        if key in t and t[key] < 1:
+            r.note(f"engagement.{key}", f"must be at least 1, not {t[key]}")
+            t.pop(key)
+    if t.get("digest", "") not in DIGESTS:
+        r.note("engagement.digest", f"{t['digest']!r} is not a digest", 'use "weekly" or ""')
+        t.pop("digest")
+    return EngagementConfig(**t)
 
 
 def _read_portal(r: _Reader, name: str, raw: Any, root: Path) -> PortalConfig | None:
@@ -274,6 +300,12 @@ _CHART = {"name": str, "kind": str, "data": str, "title": str, "unit": str}
 _DURATION = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$")
 
 
+def _duration(text: str) -> timedelta | None:
+    """ "3 days" as a timedelta; None if it is not a duration."""
+    m = _DURATION.match(text)
+    return timedelta(**{m.group(2) + "s": int(m.group(1))}) if m else None
+
+
 def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> Recipe | None:
     data = _read_toml(path, problems)
     if data is None:
@@ -325,11 +357,11 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
     durations: dict[str, Any] = {}
     for key in ("stale_after", "publish_after"):
         if key in t:
-            m = _DURATION.match(t[key])
-            if not m:
+            span = _duration(t[key])
+            if span is None:
                 r.note(key, f"{t[key]!r} is not a duration", 'write e.g. "3 days" or "2 hours"')
             else:
-                durations[key] = timedelta(**{m.group(2) + "s": int(m.group(1))})
+                durations[key] = span
 
     breakdowns = []
     for name, raw in (t.get("breakdowns") or {}).items():

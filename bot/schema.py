@@ -183,6 +183,51 @@ history = Table(  # figures of past drafts, for the unusual-change guard
 )
 
 
+# step 4: engagement read back after publishing (bot/engagement/)
+readings = Table(  # one snapshot of one post's counts; never overwritten
+    "readings", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("draft_id", Integer, ForeignKey("drafts.id"), nullable=False),
+    Column("platform", String(20), nullable=False),
+    Column("account", String(200), nullable=False),
+    Column("post_index", Integer, nullable=False),
+    Column("remote_id", String(200), nullable=False),
+    Column("point", Integer, nullable=True),  # seconds after posting it was due at; NULL: asked
+    Column("taken_at", TS, nullable=False),
+    Column("likes", Integer, nullable=False),
+    Column("reposts", Integer, nullable=False),
+    Column("replies", Integer, nullable=False),
+    Column("quotes", Integer, nullable=False),
+    Column("impressions", Integer, nullable=True),  # X, where the account's tier gives them
+)
+Index("ix_readings_post", readings.c.draft_id, readings.c.platform, readings.c.post_index)
+
+replies = Table(  # what residents answered, shown on the desk; deleted after retention_days
+    "replies", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("draft_id", Integer, ForeignKey("drafts.id"), nullable=False),
+    Column("platform", String(20), nullable=False),
+    Column("post_index", Integer, nullable=False),
+    Column("remote_id", String(300), nullable=False),
+    Column("author", String(300), nullable=False),  # handle
+    Column("text", Text, nullable=False),
+    Column("url", Text, nullable=False),
+    Column("written_at", TS, nullable=False),
+    Column("fetched_at", TS, nullable=False),
+    UniqueConstraint("platform", "remote_id", name="uq_replies_remote"),
+)
+Index("ix_replies_post", replies.c.draft_id, replies.c.platform, replies.c.post_index)
+Index("ix_replies_written", replies.c.written_at)
+
+read_pauses = Table(  # an account a platform rate-limited: no reading before `until`
+    "read_pauses", metadata,
+    Column("account", String(200), primary_key=True),
+    Column("platform", String(20), nullable=False),
+    Column("until", TS, nullable=False),
+    Column("reason", Text, nullable=False, default=""),
+)
+
+
 # The first form of each table a later step changed, frozen: step 1 must keep building the
 # first schema, whatever the live definitions above have become since.
 _v1 = MetaData()
@@ -215,11 +260,20 @@ def _step2(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_runs_recipe_period ON runs (recipe, period_key)"))
 
 
+def _step4(conn: Connection) -> None:
+    """Engagement: readings (snapshots of each post's counts), replies (kept retention_days)
+    and read_pauses (accounts rate-limited for reading). New tables only: it applies after
+    any earlier step, whatever that step changed."""
+    metadata.create_all(conn, tables=[readings, replies, read_pauses])
+
+
 # (version, description, step). Add new steps at the end; never edit an old one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "drafts, revisions, charts, audit, receipts, deliveries, runs, users, history",
      _step1),
     (2, "runs.slot_at and an index on runs (recipe, period_key)", _step2),
+    # 3 is reserved for issue 10's indexes (branch issue10); 4 only adds tables
+    (4, "readings, replies and read_pauses (engagement read back after publishing)", _step4),
 ]
 LATEST = MIGRATIONS[-1][0]
 

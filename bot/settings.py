@@ -50,6 +50,7 @@ class AccountConfig:
     access_token_secret_env: str = ""
     posts_per_hour: int = 30
     posts_per_day: int = 200
+    read_metrics: bool = False  # x: read counts back (reads cost money); bluesky always reads
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,17 @@ class NotifyConfig:
     smtp_user_env: str = ""
     smtp_password_env: str = ""
     smtp_starttls: bool = False
+
+
+@dataclass(frozen=True)
+class EngagementConfig:
+    """When published posts' counts are read back, and how long residents' replies stay."""
+
+    read_after: tuple[timedelta, ...] = (timedelta(hours=1), timedelta(hours=24),
+                                         timedelta(days=7))
+    retention_days: int = 30  # replies older than this are deleted
+    per_pass: int = 500  # posts read per scheduler pass, at most
+    digest: str = ""  # "weekly": the report goes to [notify] every Monday
 
 
 @dataclass(frozen=True)
@@ -95,6 +107,7 @@ class Config:
     approval: ApprovalConfig = field(default_factory=ApprovalConfig)
     notify: NotifyConfig = field(default_factory=NotifyConfig)
     web: WebConfig = field(default_factory=WebConfig)
+    engagement: EngagementConfig = field(default_factory=EngagementConfig)
     schedule_grace_minutes: int = 30
 
 

@@ -12,8 +12,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 
 def test_every_config_and_recipe_key_is_in_the_readme():
     tables = [cfg._TOP, cfg._STORAGE, cfg._PATHS, cfg._APPROVAL, cfg._SCHEDULE, cfg._PORTAL,
-              cfg._ACCOUNT, cfg._NOTIFY, cfg._WEB, cfg._RECIPE, cfg._SOURCE, cfg._FILTER,
-              cfg._BREAKDOWN, cfg._SERIES, cfg._GOAL, cfg._CHART]
+              cfg._ACCOUNT, cfg._NOTIFY, cfg._WEB, cfg._ENGAGEMENT, cfg._RECIPE, cfg._SOURCE,
+              cfg._FILTER, cfg._BREAKDOWN, cfg._SERIES, cfg._GOAL, cfg._CHART]
     missing = sorted({k for t in tables for k in t
                       if not re.search(rf"(?<![\w-]){re.escape(k)}(?![\w-])", README)})
     assert missing == []

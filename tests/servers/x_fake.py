@@ -5,8 +5,10 @@ it receives against the official OpenAPI spec (``../shared/data/specs/x-api-v2-o
 with openapi-core; its own answers are checked against the spec too. Any mismatch is kept in
 ``fake.mismatches`` and the test fixture fails the test on teardown.
 
-Endpoints: ``POST /2/tweets``, ``DELETE /2/tweets/{id}``, ``POST /2/media/upload`` (one-shot
-multipart), ``POST /2/media/metadata``, ``GET /2/users/me``, ``GET /2/users/{id}/tweets``.
+Endpoints: ``POST /2/tweets``, ``GET /2/tweets?ids=`` (lookup with ``public_metrics``, whose
+counts a test sets with ``fake.metrics[id] = Metrics(likes=3)``), ``DELETE /2/tweets/{id}``,
+``POST /2/media/upload`` (one-shot multipart), ``POST /2/media/metadata``,
+``GET /2/users/me``, ``GET /2/users/{id}/tweets``.
 
 Rules X documents and this fake enforces: OAuth 1.0a user context on every call (header
 present *and* HMAC-SHA1 signature valid for the configured keys, else 401); weighted length
@@ -16,7 +18,7 @@ duplicate-content answer; a reply must reply to a live post. X's habits in what 
 links rewritten to t.co, a t.co link for attached media at the end, ``&<>`` as HTML entities.
 
 Faults on demand, for one call of an operation (``create_tweet``, ``delete_tweet``,
-``media_upload``, ``media_metadata``, ``get_me``, ``user_tweets``)::
+``media_upload``, ``media_metadata``, ``get_me``, ``user_tweets``, ``get_tweets``)::
 
     fake.fail_next("create_tweet", Fault(status=429, headers={"x-rate-limit-reset": "..."}))
     fake.fail_next("create_tweet", Fault(status=503, after_write=True))  # written, then 503
@@ -97,6 +99,23 @@ class Fault:
     body: dict[str, Any] | None = None  # default: X's problem body for the status
     drop: bool = False  # close the connection without answering
     after_write: bool = False  # do the work first (the write happens), then fail
+
+
+@dataclass
+class Metrics:
+    """A post's public metrics, as a test sets them."""
+
+    likes: int = 0
+    reposts: int = 0
+    replies: int = 0
+    quotes: int = 0
+    impressions: int = 0
+    bookmarks: int = 0
+
+    def to_json(self) -> dict[str, int]:
+        return {"retweet_count": self.reposts, "reply_count": self.replies,
+                "like_count": self.likes, "quote_count": self.quotes,
+                "impression_count": self.impressions, "bookmark_count": self.bookmarks}
 
 
 @dataclass
@@ -191,6 +210,8 @@ class XFake:
         self.tweets: dict[str, Tweet] = {}  # live posts, in the order they were written
         self.deleted: list[str] = []
         self.media: dict[str, Media] = {}
+        self.metrics: dict[str, Metrics] = {}  # by tweet id; absent: all zero
+        self.remaining = 99  # what x-rate-limit-remaining says after each call
         self.writes = 0  # posts X wrote (including those whose answer then failed)
         self.calls: list[tuple[str, str, int]] = []  # (method, path, status answered)
         self.mismatches: list[str] = []
@@ -305,7 +326,7 @@ class XFake:
         reset = int((self.clock() + timedelta(minutes=15)).timestamp())
         return {
             "x-rate-limit-limit": "100",
-            "x-rate-limit-remaining": "99",
+            "x-rate-limit-remaining": str(self.remaining),
             "x-rate-limit-reset": str(reset),
         }
 
@@ -445,6 +466,44 @@ class XFake:
         self.writes += 1
         return 201, {"data": {"id": tweet_id, "text": shown, "edit_history_tweet_ids": [tweet_id]}}
 
+    def _do_get_tweets(
+        self, params: dict[str, str], query: list[tuple[str, str]], body: bytes, content_type: str
+    ) -> tuple[int, dict[str, Any]]:
+        args = dict(query)
+        ids = args.get("ids", "").split(",")
+        if len(ids) > 100:  # the spec says so too (maxItems); X answers with this
+            raise Answer(400, invalid_request(
+                f"The number of values in the `ids` query parameter list [{len(ids)}] is not "
+                "between 1 and 100", "ids", [args.get("ids", "")]))
+        fields = set(args.get("tweet.fields", "").split(","))
+        data, errors = [], []
+        for tweet_id in ids:
+            tweet = self.tweets.get(tweet_id)
+            if tweet is None:
+                errors.append({
+                    "value": tweet_id, "detail": f"Could not find tweet with ids: [{tweet_id}].",
+                    "title": "Not Found Error", "resource_type": "tweet", "parameter": "ids",
+                    "resource_id": tweet_id,
+                    "type": "https://api.twitter.com/2/problems/resource-not-found"})
+                continue
+            out = tweet_json(tweet, fields)
+            if "public_metrics" in fields:
+                out["public_metrics"] = self.metrics.get(tweet_id, Metrics()).to_json()
+            data.append(out)
+        answer: dict[str, Any] = {}
+        if data:
+            answer["data"] = data
+        if errors:
+            answer["errors"] = errors
+        return 200, answer
+
+    def add_tweet(self, text: str, reply_to: str | None = None) -> str:
+        """Put a post there without an API call (a test's many posts); return its id."""
+        tweet_id = self._new_id()
+        self.tweets[tweet_id] = Tweet(tweet_id, x_text(text, None), text, self.user_id,
+                                      self.clock(), reply_to, ())
+        return tweet_id
+
     def _do_delete_tweet(
         self, params: dict[str, str], query: Any, body: bytes, content_type: str
     ) -> tuple[int, dict[str, Any]]:
@@ -524,6 +583,7 @@ class XFake:
 
 ROUTES = [
     ("POST", re.compile(r"^/2/tweets$"), "create_tweet"),
+    ("GET", re.compile(r"^/2/tweets$"), "get_tweets"),
     ("DELETE", re.compile(r"^/2/tweets/(?P<id>[0-9]{1,19})$"), "delete_tweet"),
     ("POST", re.compile(r"^/2/media/upload$"), "media_upload"),
     ("POST", re.compile(r"^/2/media/metadata$"), "media_metadata"),

@@ -1,0 +1,187 @@
+"""Which posts are due a reading, and one bounded pass that reads them.
+
+A post is read at each point of ``[engagement] read_after`` (1 h, 24 h and 7 d after it was
+posted, by default). A pass reads each post once, for the latest point that has come and has
+no reading yet, so after downtime a post gets one late reading, never a burst of them. At most
+``per_pass`` posts are read in one pass, the longest-waiting first.
+
+Posts are read per account, in the platform's batches (X 100 ids a call, Bluesky 25 uris).
+A batch's readings are written in one transaction after the call answered; a call that fails
+writes nothing, is logged and recorded (``citycrier status``), and the same posts are due
+again at the next pass. A rate limit (the platform's 429, or X's ``x-rate-limit-remaining:
+0``) pauses the account's reading until the time the platform gives. Reading never touches
+a draft. Replies are fetched with each reading of a post that has any, kept
+``retention_days`` after they were written, then deleted.
+
+Example::
+
+    report = read_due(config, store, datetime.now(UTC))   # what the scheduler runs
+    report = read_due(config, store, now, draft_ids=[12])  # `citycrier engagement read 12`
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from bot.engagement import Counts, Published, Reading
+from bot.engagement.store import EngagementStore
+from bot.errors import BotError, RateLimited
+from bot.settings import AccountConfig, Config
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+READ_RUNS = ":engagement"  # the runs table's name for failed readings
+LOOK_BACK = timedelta(days=7)  # a post whose last point passed longer ago is not read again
+
+
+@dataclass
+class ReadReport:
+    """What one pass did."""
+
+    readings: int = 0
+    replies: int = 0  # new replies kept
+    deleted: int = 0  # replies deleted after retention_days
+    paused: list[str] = field(default_factory=list)  # accounts resting under a rate limit
+    errors: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"readings": self.readings, "replies": self.replies, "deleted": self.deleted,
+                "paused": self.paused, "errors": self.errors}
+
+
+def due_posts(posts: Iterable[Published], latest: Mapping[tuple[int, str, int], int],
+              now: datetime, points: Sequence[timedelta]) -> list[tuple[Published, int]]:
+    """(post, point in seconds) for each post due a reading, the longest-waiting first.
+
+    >>> from datetime import UTC
+    >>> t = datetime(2026, 3, 2, 12, tzinfo=UTC)
+    >>> p = Published(1, "x", "a", 0, "9", "", t)
+    >>> hours = [timedelta(hours=1), timedelta(hours=24)]
+    >>> [point for _, point in due_posts([p], {}, t + timedelta(hours=30), hours)]
+    [86400]
+    >>> due_posts([p], {(1, "x", 0): 86400}, t + timedelta(hours=30), hours)
+    []
+    """
+    out: list[tuple[datetime, Published, int]] = []
+    for post in posts:
+        passed = [p for p in points if post.posted_at + p <= now]
+        if not passed:
+            continue
+        point = int(max(passed).total_seconds())
+        if latest.get(post.key, -1) < point:
+            out.append((post.posted_at + timedelta(seconds=point), post, point))
+    out.sort(key=lambda t: (t[0], t[1].key))
+    return [(post, point) for _, post, point in out]
+
+
+def reader_for(config: Config, account: AccountConfig) -> Any:
+    """The reader of one account, or None when the account does not read (X without
+    ``read_metrics = true``)."""
+    if account.platform == "x":
+        if not account.read_metrics:
+            return None
+        from bot.engagement.x import XReader
+
+        return XReader(account)
+    if account.platform == "bluesky":
+        from bot.engagement.bluesky import BlueskyReader
+
+        return BlueskyReader(account, config.state_dir)
+    return None
+
+
+def read_due(config: Config, store: Store, now: datetime, *,
+             draft_ids: Iterable[int] | None = None, limit: int | None = None,
+             readers: Mapping[str, Any] | None = None) -> ReadReport:
+    """Read the posts due now (or, with `draft_ids`, every post of those drafts, at once);
+    delete replies past retention. Never raises for a platform's failure: see the report."""
+    settings = config.engagement
+    marks = EngagementStore(store)
+    if draft_ids is not None:
+        todo: list[tuple[Published, int | None]] = [
+            (p, None) for p in marks.published_posts(draft_ids=draft_ids)]
+    else:
+        since = now - max(settings.read_after) - LOOK_BACK
+        posts = marks.published_posts(since=since)
+        latest = marks.latest_points({p.draft_id for p in posts})
+        todo = list(due_posts(posts, latest, now, settings.read_after))
+    todo = todo[:limit or settings.per_pass]
+    report = ReadReport()
+    paused = marks.paused(now)
+    by_account: dict[str, list[tuple[Published, int | None]]] = {}
+    for post, point in todo:
+        by_account.setdefault(post.account, []).append((post, point))
+    for name, items in by_account.items():
+        if name in paused:
+            report.paused.append(f"{name} until {paused[name]:%Y-%m-%d %H:%M %Z}")
+            continue
+        account = config.accounts.get(name)
+        given = (readers or {}).get(name)
+        reader = given or (reader_for(config, account) if account else None)
+        if reader is None:
+            continue
+        try:
+            _read_account(config, store, marks, reader, name, items, now, report)
+        finally:
+            if given is None:
+                reader.close()
+    report.deleted = marks.delete_replies(now - timedelta(days=settings.retention_days))
+    return report
+
+
+def _read_account(config: Config, store: Store, marks: EngagementStore, reader: Any,
+                  name: str, items: list[tuple[Published, int | None]], now: datetime,
+                  report: ReadReport) -> None:
+    keep_from = now - timedelta(days=config.engagement.retention_days)
+    for start in range(0, len(items), reader.batch):
+        batch = items[start:start + reader.batch]
+        try:
+            counts: dict[str, Counts] = reader.read_counts([p for p, _ in batch])
+        except RateLimited as exc:
+            marks.pause(name, reader.platform, exc.retry_at, str(exc))
+            report.paused.append(f"{name} until {exc.retry_at:%Y-%m-%d %H:%M %Z}")
+            _failed(store, report, now, f"reading account {name!r}: {exc}")
+            return
+        except BotError as exc:
+            _failed(store, report, now, f"reading account {name!r}: {exc}; "
+                    "tried again at the next pass")
+            return
+        rows = [Reading(p.draft_id, p.platform, p.account, p.post_index, p.remote_id, point,
+                        now, counts[p.remote_id]) for p, point in batch if p.remote_id in counts]
+        marks.add_readings(rows)
+        report.readings += len(rows)
+        for post, _ in batch:
+            if post.remote_id in counts and counts[post.remote_id].replies:
+                report.replies += _read_replies(store, marks, reader, post, now, keep_from,
+                                                report)
+        rest = getattr(reader, "rest_until", None)
+        if rest is not None and rest > now:
+            marks.pause(name, reader.platform, rest, "no calls left in the platform's window")
+            report.paused.append(f"{name} until {rest:%Y-%m-%d %H:%M %Z}")
+            return
+
+
+def _read_replies(store: Store, marks: EngagementStore, reader: Any, post: Published,
+                  now: datetime, keep_from: datetime, report: ReadReport) -> int:
+    try:
+        replies = reader.read_replies(post)
+    except BotError as exc:
+        _failed(store, report, now, f"reading the replies to draft {post.draft_id} post "
+                f"{post.post_index + 1} on {post.platform}: {exc}; tried again at its next "
+                "reading")
+        return 0
+    return marks.add_replies(post.draft_id, post.platform, replies, now, keep_from)
+
+
+def _failed(store: Store, report: ReadReport, now: datetime, detail: str) -> None:
+    log.warning("%s", detail)
+    report.errors.append(detail)
+    try:
+        store.record_run(READ_RUNS, "", now, "failed", detail)
+    except Exception:
+        log.error("the failed reading could not be recorded", exc_info=True)
