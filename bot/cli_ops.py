@@ -117,9 +117,10 @@ def tick(ctx: click.Context, config_path: Path | None, now_text: str | None,
     """Do one scheduler pass and exit: for cron or a systemd timer.
 
     Drafts every recipe whose latest slot's period has not been drafted yet (once, however
-    many slots passed; the others are recorded as missed), expires overdue drafts and
-    publishes what is due. Running it twice in a row drafts nothing new. It exits 0 when
-    the pass ran, even if a recipe failed: failures are recorded (see `citycrier status`).
+    many slots passed; the others are recorded as missed), expires overdue drafts,
+    publishes what is due and reads back the engagement of posts due a reading. Running it
+    twice in a row drafts nothing new. It exits 0 when the pass ran, even if a recipe
+    failed: failures are recorded (see `citycrier status`).
 
     \b
     Example: citycrier tick
@@ -144,9 +145,15 @@ def tick(ctx: click.Context, config_path: Path | None, now_text: str | None,
     for o in report.published:
         click.echo(f"  {o.state.replace('_', ' '):<10} draft {o.draft_id} ({o.recipe}): "
                    f"{o.detail}")
-    for e in report.errors:
+    read = report.engagement
+    if read is not None and (read.readings or read.replies or read.deleted):
+        click.echo(f"  {'read':<10} {read.readings} readings, {read.replies} new replies"
+                   + (f", {read.deleted} old replies deleted" if read.deleted else ""))
+    errors = report.errors + (read.errors if read is not None else [])
+    for e in errors:
         click.secho(f"  {'error':<10} {e}", fg="red")
-    if not (report.slots or report.expired or report.published or report.errors):
+    if not (report.slots or report.expired or report.published or errors
+            or (read is not None and (read.readings or read.replies or read.deleted))):
         click.echo("  nothing to do")
 
 

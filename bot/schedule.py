@@ -7,12 +7,13 @@
   once when the autumn hour repeats (classic cron's rule; an every-N-minutes job still runs
   in both). `last_fire`, `next_fire` and `fires_between` answer "when" for any clock.
 - `Operations`: the work, for any `now`: draft one slot, catch up after downtime (draft the
-  latest period once and record the slots missed), expire and publish what is due, and
-  `tick(now)` for one whole pass. Every job catches its own errors: a failing recipe is
-  logged and recorded, retried at its next slot, and never stops the others.
-- `run_scheduler`: a BackgroundScheduler with one cron job per recipe and one publishing job
-  a minute, until `Operations.stop()` (the CLI calls it on SIGTERM/SIGINT); the post in
-  flight finishes first.
+  latest period once and record the slots missed), expire and publish what is due, read
+  published posts' engagement back (`read_pass`), and `tick(now)` for one whole pass. Every
+  job catches its own errors: a failing recipe is logged and recorded, retried at its next
+  slot, and never stops the others.
+- `run_scheduler`: a BackgroundScheduler with one cron job per recipe, one publishing job
+  a minute and one engagement read-back job every READ_EVERY, until `Operations.stop()`
+  (the CLI calls it on SIGTERM/SIGINT); the post in flight finishes first.
 
 Example::
 
@@ -44,6 +45,7 @@ PUBLISH_RUNS = ":publish"  # the runs table's name for the publishing job's fail
 MAX_MISSED = 50  # missed periods recorded per recipe after one downtime
 CATCH_UP_LOCK = 7_424_203  # PostgreSQL advisory lock: one process catches up at a time
 DRAFT_WORKERS = 4  # drafting jobs that may run at once
+READ_EVERY = timedelta(minutes=5)  # the engagement read-back job's interval
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _WINDOWS = (timedelta(hours=1), timedelta(days=1), timedelta(days=8), timedelta(days=32),
             timedelta(days=367), timedelta(days=5 * 366 + 1))
@@ -186,6 +188,7 @@ class PassReport:
     expired: list[int] = field(default_factory=list)
     published: list[Any] = field(default_factory=list)  # publish.runner.Outcome
     errors: list[str] = field(default_factory=list)
+    engagement: Any = None  # engagement.readback.ReadReport
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -195,18 +198,21 @@ class PassReport:
             "expired": self.expired,
             "published": [{"draft_id": o.draft_id, "recipe": o.recipe, "state": o.state,
                            "detail": o.detail} for o in self.published],
-            "errors": self.errors}
+            "errors": self.errors,
+            "engagement": self.engagement.to_json() if self.engagement else None}
 
 
 class Operations:
     """The scheduler's work for one config and store, callable with any clock.
 
-    `draft` and `publish` default to `drafting.draft_recipe` and `runner.publish_due`
-    (tests and benchmarks pass others with the same signature)."""
+    `draft`, `publish` and `read` default to `drafting.draft_recipe`, `runner.publish_due`
+    and `engagement.readback.read_due` (tests and benchmarks pass others with the same
+    signature)."""
 
     def __init__(self, config: Config, store: Store, recipes: Mapping[str, Recipe], *,
                  draft: Callable[..., Any] | None = None,
                  publish: Callable[..., list[Any]] | None = None,
+                 read: Callable[..., Any] | None = None,
                  clock: Callable[[], datetime] | None = None, worker: str | None = None,
                  batch: int = 50) -> None:
         self.config = config
@@ -217,6 +223,7 @@ class Operations:
                          for n, r in self.recipes.items()}
         self._draft = draft
         self._publish = publish
+        self._read = read
         self.clock = clock or (lambda: datetime.now(UTC))
         self.worker = worker or worker_id()
         self.batch = batch
@@ -405,12 +412,13 @@ class Operations:
             seen |= ids
         return report
 
-    def _job_failed(self, what: str, exc: Exception, now: datetime) -> str:
+    def _job_failed(self, what: str, exc: Exception, now: datetime,
+                    runs: str = PUBLISH_RUNS) -> str:
         detail = f"{what}: {exc}" if isinstance(exc, BotError) else \
             f"{what}: unexpected {type(exc).__name__}: {exc} (a bug in citycrier; see the log)"
         log.error("%s", detail, exc_info=not isinstance(exc, BotError))
         try:
-            self.store.record_run(PUBLISH_RUNS, "", now.astimezone(UTC), "failed", detail)
+            self.store.record_run(runs, "", now.astimezone(UTC), "failed", detail)
         except Exception:
             log.error("the failure could not be recorded", exc_info=True)
         return detail
@@ -420,11 +428,32 @@ class Operations:
         if not self.stopping.is_set():
             self.publish_pass(self.clock())
 
+    # ---------------------------------------------------------------------- engagement
+
+    def read_pass(self, now: datetime) -> Any:
+        """Read back the posts due a reading (bounded: `[engagement] per_pass`); never
+        raises. A failed reading is logged and recorded by the read-back itself."""
+        from bot.engagement.readback import READ_RUNS, read_due
+
+        read = self._read or read_due
+        try:
+            return read(self.config, self.store, now.astimezone(UTC))
+        except Exception as exc:
+            self._job_failed("reading engagement back", exc, now, READ_RUNS)
+            return None
+
+    def read_job(self) -> None:
+        """The engagement job, every READ_EVERY."""
+        if not self.stopping.is_set():
+            self.read_pass(self.clock())
+
     def tick(self, now: datetime) -> PassReport:
-        """One whole pass, for cron or a systemd timer: catch up, expire, publish."""
+        """One whole pass, for cron or a systemd timer: catch up, expire, publish, read."""
         slots = self.catch_up(now)
         report = self.publish_pass(now)
         report.slots = slots
+        if not self.stopping.is_set():
+            report.engagement = self.read_pass(now)
         return report
 
 
@@ -465,13 +494,17 @@ def build_scheduler(ops: Operations, now: datetime) -> Any:
     sched = BackgroundScheduler(
         timezone=ops.tz,
         executors={"default": ThreadPoolExecutor(DRAFT_WORKERS),
-                   "publish": ThreadPoolExecutor(1)},
+                   "publish": ThreadPoolExecutor(1), "engagement": ThreadPoolExecutor(1)},
         job_defaults={"coalesce": True, "misfire_grace_time": grace, "max_instances": 1})
     for name, trigger in ops.triggers.items():
         sched.add_job(ops.draft_job, trigger, args=(name,), id=f"draft:{name}",
                       name=f"draft {name}", next_run_time=next_fire(trigger, now))
     sched.add_job(ops.publish_job, IntervalTrigger(minutes=1, timezone=ops.tz), id="publish",
                   name="expire and publish", executor="publish", next_run_time=now)
+    sched.add_job(ops.read_job, IntervalTrigger(seconds=READ_EVERY.total_seconds(),
+                                                timezone=ops.tz),
+                  id="engagement", name="read engagement back", executor="engagement",
+                  next_run_time=_plus(now, READ_EVERY))
     sched.add_listener(ops.job_missed, EVENT_JOB_MISSED)
     return sched
 
@@ -496,7 +529,7 @@ def run_scheduler(ops: Operations,
     sched = build_scheduler(ops, started)
     sched.start()
     upcoming = sorted((j.next_run_time, j.name) for j in sched.get_jobs()
-                      if j.id != "publish" and j.next_run_time)
+                      if j.id.startswith("draft:") and j.next_run_time)
     log.info("scheduler started: %d drafting jobs%s", len(upcoming),
              f"; next: {upcoming[0][1]} at {_local(upcoming[0][0])}" if upcoming else "")
     try:

@@ -323,6 +323,51 @@ def test_jobs_never_raise(tmp_path: Path, sample_dir: Path,
     ops.store.close()
 
 
+def test_tick_reads_engagement_back_at_1_hour_24_hours_and_7_days(
+        tmp_path: Path, sample_dir: Path) -> None:
+    """The read-back is part of `tick`, driven by the test's clock."""
+    from functools import partial
+
+    from bot.engagement.readback import read_due
+    from bot.engagement.store import EngagementStore
+    from tests.engagement.conftest import published_draft
+    from tests.engagement.test_readback import Reader
+
+    cfg = write_project(tmp_path, sample_dir, daily={"enabled": False})
+    with cfg.open("a") as f:
+        f.write('[accounts.hall]\nplatform = "bluesky"\nhandle = "hall.test"\n'
+                'app_password_env = "NOPE"\n')
+    reader = Reader()
+    ops = operations(cfg, draft=FakeDrafter(), read=partial(read_due, readers={"hall": reader}))
+    posted = at(5, 10)
+    draft = published_draft(ops.store, "bluesky", "hall", ["a", "b"], posted)
+    readings = []
+    for hours in (0.5, 1, 1.1, 24, 30, 24 * 7, 24 * 8):
+        report = ops.tick(posted + timedelta(hours=hours))
+        readings.append(report.engagement.readings)
+        assert report.to_json()["engagement"]["errors"] == []
+    assert readings == [0, 2, 0, 2, 0, 2, 0]
+    assert [r.point for r in EngagementStore(ops.store).readings([draft])] == \
+        [3600, 3600, 86400, 86400, 604800, 604800]
+    ops.store.close()
+
+
+def test_a_failing_read_back_is_recorded_and_never_raises(tmp_path: Path,
+                                                          sample_dir: Path) -> None:
+    cfg = write_project(tmp_path, sample_dir, daily={"enabled": False})
+
+    def read(*_a: Any, **_k: Any) -> Any:
+        raise RuntimeError("disk on fire")
+
+    ops = operations(cfg, draft=FakeDrafter(), read=read, clock=lambda: at(5, 9, 0))
+    ops.read_job()
+    assert ops.tick(at(5, 9, 5)).engagement is None
+    assert [(f["recipe"], f["detail"]) for f in ops.store.recent_failures()][0] == (
+        ":engagement", "reading engagement back: unexpected RuntimeError: disk on fire (a bug "
+        "in citycrier; see the log)")
+    ops.store.close()
+
+
 @pytest.mark.postgres
 def test_schedulers_starting_together_on_postgres_catch_up_once(
         tmp_path: Path, sample_dir: Path, postgres_url: str) -> None:
@@ -373,13 +418,15 @@ def test_the_scheduler_has_one_cron_job_per_enabled_recipe(tmp_path: Path,
     sched.start(paused=True)  # job defaults apply when jobs reach the store; nothing runs
     jobs = {j.id: j for j in sched.get_jobs()}
     sched.shutdown(wait=False)
-    assert sorted(jobs) == ["draft:daily", "draft:weekly", "publish"]
+    assert sorted(jobs) == ["draft:daily", "draft:weekly", "engagement", "publish"]
     assert jobs["draft:daily"].next_run_time == at(9, 9)
     assert jobs["draft:weekly"].next_run_time == at(12, 8)
     assert jobs["publish"].next_run_time == at(8, 9, 30)
     for job in jobs.values():
         assert (job.coalesce, job.misfire_grace_time, job.max_instances) == (True, 1800, 1)
     assert str(jobs["publish"].trigger) == "interval[0:01:00]"
+    assert str(jobs["engagement"].trigger) == "interval[0:05:00]"
+    assert jobs["engagement"].next_run_time == at(8, 9, 35)
     ops.store.close()
 
 
@@ -414,6 +461,6 @@ def test_run_catches_up_at_start_then_stops_cleanly(tmp_path: Path, sample_dir: 
         ("missed", nine(2)), ("missed", nine(1)), ("drafted", nine(0))]
     assert drafter.calls == [("daily", nine(0).isoformat())]
     assert seen["draft:daily"] == nine(-1)
-    assert sorted(seen) == ["draft:daily", "publish"]
+    assert sorted(seen) == ["draft:daily", "engagement", "publish"]
     assert len(published) <= 1  # the first publishing pass may have begun before the stop
     ops.store.close()

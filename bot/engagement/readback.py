@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 READ_RUNS = ":engagement"  # the runs table's name for failed readings
+
 LOOK_BACK = timedelta(days=7)  # a post whose last point passed longer ago is not read again
 
 
@@ -102,14 +103,15 @@ def read_due(config: Config, store: Store, now: datetime, *,
     delete replies past retention. Never raises for a platform's failure: see the report."""
     settings = config.engagement
     marks = EngagementStore(store)
+    todo: list[tuple[Published, int | None]]
     if draft_ids is not None:
-        todo: list[tuple[Published, int | None]] = [
-            (p, None) for p in marks.published_posts(draft_ids=draft_ids)]
+        posts = marks.published_posts(draft_ids=draft_ids)
+        todo = [(p, None) for p in posts]
     else:
-        since = now - max(settings.read_after) - LOOK_BACK
-        posts = marks.published_posts(since=since)
+        posts = marks.published_posts(since=now - max(settings.read_after) - LOOK_BACK)
         latest = marks.latest_points({p.draft_id for p in posts})
         todo = list(due_posts(posts, latest, now, settings.read_after))
+    last = _last_posts(posts)
     todo = todo[:limit or settings.per_pass]
     report = ReadReport()
     paused = marks.paused(now)
@@ -126,7 +128,7 @@ def read_due(config: Config, store: Store, now: datetime, *,
         if reader is None:
             continue
         try:
-            _read_account(config, store, marks, reader, name, items, now, report)
+            _read_account(config, store, marks, reader, name, items, now, report, last)
         finally:
             if given is None:
                 reader.close()
@@ -136,12 +138,13 @@ def read_due(config: Config, store: Store, now: datetime, *,
 
 def _read_account(config: Config, store: Store, marks: EngagementStore, reader: Any,
                   name: str, items: list[tuple[Published, int | None]], now: datetime,
-                  report: ReadReport) -> None:
+                  report: ReadReport, last: Mapping[tuple[int, str], int]) -> None:
     keep_from = now - timedelta(days=config.engagement.retention_days)
     for start in range(0, len(items), reader.batch):
         batch = items[start:start + reader.batch]
         try:
-            counts: dict[str, Counts] = reader.read_counts([p for p, _ in batch])
+            counts = {p.remote_id: c for p, c in _by_residents(
+                batch, reader.read_counts([p for p, _ in batch]), last)}
         except RateLimited as exc:
             marks.pause(name, reader.platform, exc.retry_at, str(exc))
             report.paused.append(f"{name} until {exc.retry_at:%Y-%m-%d %H:%M %Z}")
@@ -164,6 +167,29 @@ def _read_account(config: Config, store: Store, marks: EngagementStore, reader: 
             marks.pause(name, reader.platform, rest, "no calls left in the platform's window")
             report.paused.append(f"{name} until {rest:%Y-%m-%d %H:%M %Z}")
             return
+
+
+def _last_posts(posts: Iterable[Published]) -> dict[tuple[int, str], int]:
+    """The index of each thread's last post, per draft and platform."""
+    last: dict[tuple[int, str], int] = {}
+    for p in posts:
+        last[(p.draft_id, p.platform)] = max(p.post_index, last.get((p.draft_id, p.platform), 0))
+    return last
+
+
+def _by_residents(batch: Sequence[tuple[Published, int | None]], counts: Mapping[str, Counts],
+                  last: Mapping[tuple[int, str], int]) -> list[tuple[Published, Counts]]:
+    """Each post's counts without the thread's own next post, which the platforms count as
+    a reply to it (every post of a thread but the last has one)."""
+    out = []
+    for post, _ in batch:
+        c = counts.get(post.remote_id)
+        if c is None:
+            continue
+        if post.post_index < last.get((post.draft_id, post.platform), 0):
+            c = replace(c, replies=max(0, c.replies - 1))
+        out.append((post, c))
+    return out
 
 
 def _read_replies(store: Store, marks: EngagementStore, reader: Any, post: Published,

@@ -25,3 +25,26 @@ def published_draft(store: Store, platform: str, account: str, remote_ids: Seque
                               uri=uris[index] if uris else "", posted_at=posted_at)
     store.transition(draft_id, "published", "test:1")
     return draft_id
+
+
+# ---- a real Bluesky app view (tests/servers/appview.js), for the whole session -----------
+
+from collections.abc import Iterator  # noqa: E402
+from typing import Any  # noqa: E402
+
+import pytest  # noqa: E402
+
+import tests.publish.conftest  # noqa: E402,F401 (puts tests/servers on sys.path)
+
+
+@pytest.fixture(scope="session")
+def appview(postgres_server: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """PLC + PDS + the real @atproto/bsky app view, indexing into the session's PostgreSQL."""
+    import appview as appview_server
+
+    try:
+        with appview_server.run_appview(postgres_server.url(),
+                                        tmp_path_factory.mktemp("appview")) as net:
+            yield net
+    except appview_server.AppViewUnavailable as exc:
+        pytest.fail(f"the local app view could not start: {exc}", pytrace=False)
