@@ -11,7 +11,8 @@ Examples::
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from bot.cli import config_option, load, main, open_store
+from bot.errors import BotError
 
 
 @main.group()
@@ -84,6 +86,61 @@ def show(ctx: click.Context, draft_id: int, config_path: Path | None, as_json: b
         click.echo(json.dumps(numbers, indent=2, ensure_ascii=False))
         return
     _print_numbers(numbers, ZoneInfo(config.timezone))
+
+
+@main.command()
+@config_option
+@click.option("--since", "since_text", default="30d", show_default=True, metavar="SPAN",
+              help="How far back: 30d, 12w, 48h (or \"30 days\").")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--chart", "chart_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also draw the medians as a PNG here (alt text beside it, as .txt).")
+@click.option("--now", "now_text", metavar="ISO", hidden=True,
+              help="Report as if it were this moment (ISO 8601).")
+@click.pass_context
+def report(ctx: click.Context, config_path: Path | None, since_text: str, as_json: bool,
+           chart_path: Path | None, now_text: str | None) -> None:
+    """Per recipe and platform: threads published, median likes, reposts and replies 24
+    hours after posting, and the best and worst thread.
+
+    Example: citycrier report --since 30d --chart engagement.png
+    """
+    from bot.cli_ops import parse_now
+    from bot.engagement.report import build_report, report_chart, report_json, report_text
+
+    config = load(ctx, config_path)
+    now = parse_now(now_text, config.timezone)
+    result = build_report(open_store(config), now, parse_span(since_text))
+    if as_json:
+        click.echo(json.dumps(report_json(result), indent=2, ensure_ascii=False))
+    else:
+        click.echo(report_text(result, config.timezone), nl=False)
+    if chart_path is not None:
+        chart = report_chart(result, config.timezone)
+        if chart is None:
+            click.secho("no chart: no thread was read 24 hours after posting yet", err=True,
+                        fg="yellow")
+            return
+        chart_path.write_bytes(chart.png)
+        chart_path.with_suffix(".txt").write_text(chart.alt + "\n", encoding="utf-8")
+        if not as_json:
+            click.echo(f"chart: {chart_path} (alt text: {chart_path.with_suffix('.txt')})")
+
+
+_SPAN = re.compile(r"^\s*(\d+)\s*(h|hours?|d|days?|w|weeks?)\s*$")
+
+
+def parse_span(text: str) -> timedelta:
+    """ "30d", "12w", "48h", "30 days" as a timedelta.
+
+    >>> parse_span("30d"), parse_span("2 weeks")
+    (datetime.timedelta(days=30), datetime.timedelta(days=14))
+    """
+    m = _SPAN.match(text)
+    if not m or int(m.group(1)) == 0:
+        raise BotError(f"--since {text!r} is not a span of time: write e.g. 30d, 12w or 48h")
+    unit = {"h": "hours", "d": "days", "w": "weeks"}[m.group(2)[0]]
+    return timedelta(**{unit: int(m.group(1))})
 
 
 def _print_numbers(numbers: dict[str, Any], tz: ZoneInfo) -> None:

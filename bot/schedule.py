@@ -44,6 +44,7 @@ ACTOR = "scheduler"
 PUBLISH_RUNS = ":publish"  # the runs table's name for the publishing job's failures
 MAX_MISSED = 50  # missed periods recorded per recipe after one downtime
 CATCH_UP_LOCK = 7_424_203  # PostgreSQL advisory lock: one process catches up at a time
+DIGEST_LOCK = 7_424_204  # and one sends the weekly engagement digest
 DRAFT_WORKERS = 4  # drafting jobs that may run at once
 READ_EVERY = timedelta(minutes=5)  # the engagement read-back job's interval
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
@@ -442,10 +443,25 @@ class Operations:
             self._job_failed("reading engagement back", exc, now, READ_RUNS)
             return None
 
+    def digest_pass(self, now: datetime) -> str | None:
+        """Send the weekly engagement digest if it is due (`[engagement] digest`); never
+        raises. Processes sharing a PostgreSQL store take turns, so it goes out once."""
+        if self.config.engagement.digest != "weekly":
+            return None
+        from bot.engagement.report import DIGEST_RUNS, send_digest
+
+        try:
+            with _one_at_a_time(self.store, DIGEST_LOCK):
+                return send_digest(self.config, self.store, now.astimezone(UTC))
+        except Exception as exc:
+            return self._job_failed("sending the engagement digest", exc, now, DIGEST_RUNS)
+
     def read_job(self) -> None:
-        """The engagement job, every READ_EVERY."""
+        """The engagement job, every READ_EVERY: read back, then the digest if due."""
         if not self.stopping.is_set():
-            self.read_pass(self.clock())
+            now = self.clock()
+            self.read_pass(now)
+            self.digest_pass(now)
 
     def tick(self, now: datetime) -> PassReport:
         """One whole pass, for cron or a systemd timer: catch up, expire, publish, read."""
@@ -454,6 +470,7 @@ class Operations:
         report.slots = slots
         if not self.stopping.is_set():
             report.engagement = self.read_pass(now)
+            self.digest_pass(now)
         return report
 
 
