@@ -19,6 +19,7 @@ from tests.engagement.conftest import published_draft
 
 NOW = datetime(2026, 3, 31, 12, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
+LATER = Counts(99, 99, 99, 99)  # the 7-day readings: never in a report at 24 h
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def project(tmp_path: Path) -> Any:
     marks = EngagementStore(store)
 
     def thread(recipe: str, platform: str, key: str, posted: datetime,
-               at24: list[Counts] | None, later: Counts = Counts(99, 99, 99, 99)) -> int:
+               at24: list[Counts] | None) -> int:
         ids = [f"{key}-{n}" for n in range(len(at24 or [Counts()]))]
         draft = published_draft(store, platform, "acct", ids, posted, period_key=key,
                                 recipe=recipe)
@@ -41,7 +42,7 @@ def project(tmp_path: Path) -> Any:
         if at24 is not None:
             rows += [Reading(draft, platform, "acct", n, i, 86400, posted + DAY, c)
                      for n, (i, c) in enumerate(zip(ids, at24, strict=True))]
-            rows += [Reading(draft, platform, "acct", n, i, 604800, posted + 7 * DAY, later)
+            rows += [Reading(draft, platform, "acct", n, i, 604800, posted + 7 * DAY, LATER)
                      for n, i in enumerate(ids)]
         marks.add_readings(rows)
         return draft
