@@ -12,23 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from bot.engagement import Counts, Published, Reading, Reply
+from bot.engagement import Counts, Reading, Reply
 from bot.engagement.store import EngagementStore
 from bot.store import Store
-
-
-def post_url(post: Published) -> str:
-    """Where a person sees the post: the X status page, or bsky.app for an at:// uri.
-
-    >>> from datetime import UTC, datetime
-    >>> t = datetime(2026, 3, 2, tzinfo=UTC)
-    >>> post_url(Published(1, "bluesky", "a", 0, "3k", "at://did:plc:x/app.bsky.feed.post/3k", t))
-    'https://bsky.app/profile/did:plc:x/post/3k'
-    """
-    if post.uri.startswith("at://"):
-        did, _, rkey = post.uri[len("at://"):].partition("/app.bsky.feed.post/")
-        return f"https://bsky.app/profile/{did}/post/{rkey}"
-    return post.uri
 
 
 def draft_numbers(store: Store, draft_id: int) -> dict[str, Any]:
@@ -43,7 +29,7 @@ def draft_numbers(store: Store, draft_id: int) -> dict[str, Any]:
     for post in sorted(posts, key=lambda p: (p.platform, p.post_index)):
         series = readings.get((post.platform, post.post_index), [])
         platforms.setdefault(post.platform, []).append({
-            "index": post.post_index, "url": post_url(post),
+            "index": post.post_index,
             "posted_at": post.posted_at.isoformat(),
             "series": [_counts(r.counts) | {"taken_at": r.taken_at.isoformat()}
                        for r in series],

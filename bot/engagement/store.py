@@ -93,9 +93,11 @@ class EngagementStore:
                         Counts(r.likes, r.reposts, r.replies, r.quotes, r.impressions))
                 for r in rows]
 
-    def ranked_drafts(self, limit: int, offset: int = 0) -> list[tuple[int, int]]:
-        """(draft id, engagement) of published drafts, most engaged first: each post's latest
-        likes + reposts + replies + quotes, summed over the thread's posts and platforms."""
+    def ranked_drafts(self, states: Iterable[str] = (PUBLISHED, PARTIAL), limit: int = 50,
+                      offset: int = 0) -> list[tuple[int, int]]:
+        """(draft id, engagement) of drafts in these states, most engaged first: each post's
+        latest likes + reposts + replies + quotes, summed over the thread's posts and
+        platforms; the newest slot first among equals."""
         c = s.readings.c
         latest = select(c.draft_id, c.platform, c.post_index, func.max(c.id).label("id")
                         ).group_by(c.draft_id, c.platform, c.post_index).subquery()
@@ -104,7 +106,7 @@ class EngagementStore:
             latest, latest.c.id == c.id).group_by(c.draft_id).subquery()
         d = s.drafts.c
         q = select(d.id, func.coalesce(score.c.score, 0)).outerjoin(
-            score, score.c.draft_id == d.id).where(d.state.in_((PUBLISHED, PARTIAL))).order_by(
+            score, score.c.draft_id == d.id).where(d.state.in_(tuple(states))).order_by(
             func.coalesce(score.c.score, 0).desc(), d.slot_at.desc(), d.id.desc()
         ).limit(limit).offset(offset)
         with self.engine.connect() as conn:

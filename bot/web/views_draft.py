@@ -32,6 +32,7 @@ from bot.web.pages import Desk, desk_of, flash, relative, render, safe_url
 from bot.web.preview import NAMES, build_preview
 from bot.web.queries import chart_infos, chart_png
 from bot.web.views_auth import error_page
+from bot.web.views_engagement import engagement_of
 
 SLOT_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
 
@@ -128,12 +129,14 @@ def show_draft(request: Request, desk: Desk, user: User, draft: Draft,
     revisions = store.revisions(draft.id)
     shown = shown or revisions[-1]
     charts = chart_infos(store, draft.id)
+    receipts = store.receipts(draft.id)
     response = render(
         request, "draft.html", status, user=user, draft=draft, shown=shown,
         latest=revisions[-1].revision, revisions=revisions,
         preview=build_preview(desk.config, shown, charts, desk.max_grade(draft.recipe)),
         actions=_actions(desk, draft, user), audit=store.audit(draft.id),
-        receipts=store.receipts(draft.id), deliveries=store.deliveries(draft.id),
+        receipts=receipts, deliveries=store.deliveries(draft.id),
+        engagement=engagement_of(desk, draft, receipts),
         source=source_facts(draft.source, desk.config.timezone),
         zone_name=zone_name(desk.config.timezone),
         slot_value=_slot_value(desk, draft), error=error,

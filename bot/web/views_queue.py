@@ -6,10 +6,11 @@ from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from bot.store import PENDING, STATES
+from bot.store import PENDING, PUBLISHED, STATES
 from bot.web.auth import User
 from bot.web.pages import desk_of, render
 from bot.web.queries import database_ok
+from bot.web.views_engagement import ranked_published
 
 PAGE_SIZE = 50
 # the filters offered, in this order: (state or "all", label)
@@ -37,8 +38,12 @@ def queue(request: Request, user: User, form: FormData | None) -> Response:
         page = 1
     counts = desk.store.count_by_state()
     total = sum(counts.values()) if state == "all" else counts.get(state, 0)
-    drafts = desk.store.list_drafts(None if state == "all" else (state,), limit=PAGE_SIZE,
-                                    offset=(page - 1) * PAGE_SIZE)
+    engagement: dict[int, int] = {}
+    if state == PUBLISHED:  # the published tab: most engaged first
+        drafts, engagement = ranked_published(desk, PAGE_SIZE, (page - 1) * PAGE_SIZE)
+    else:
+        drafts = desk.store.list_drafts(None if state == "all" else (state,), limit=PAGE_SIZE,
+                                        offset=(page - 1) * PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
     filters = [(key, label, sum(counts.values()) if key == "all" else counts.get(key, 0))
                for key, label in FILTERS]
@@ -46,7 +51,7 @@ def queue(request: Request, user: User, form: FormData | None) -> Response:
                or f[0] == state]
     return render(request, "queue.html", user=user, drafts=drafts, state=state,
                   filters=filters, page=page, pages=pages, total=total,
-                  first=(page - 1) * PAGE_SIZE + 1)
+                  first=(page - 1) * PAGE_SIZE + 1, engagement=engagement)
 
 
 def healthz(request: Request) -> Response:

@@ -1,0 +1,82 @@
+"""Engagement on the desk: a published draft's numbers per platform and post with a chart
+over time, residents' replies read-only with a link, and the published tab by engagement."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from bot.engagement import Counts, Reading, Reply
+from bot.engagement.store import EngagementStore
+from bot.store import Store
+
+from .conftest import T0, make_draft
+
+
+def publish(store: Store, draft_id: int, platform: str = "bluesky") -> None:
+    """Mark a draft as published on `platform` with two posts, as the publisher would."""
+    assert store.transition(draft_id, "approve", "ada").state == "approved"
+    assert store.claim_due(T0 + timedelta(hours=4), "test:1", draft_ids=[draft_id])
+    for i in range(2):
+        store.record_intent(draft_id, platform, "hall", i, f"3k{i}")
+        store.confirm_receipt(draft_id, platform, i, f"3k{i}",
+                              uri=f"at://did:plc:hall/app.bsky.feed.post/3k{i}",
+                              posted_at=T0 + timedelta(hours=3))
+    store.transition(draft_id, "published", "test:1")
+
+
+def read(store: Store, draft_id: int, likes: list[int], at: timedelta) -> None:
+    EngagementStore(store).add_readings([
+        Reading(draft_id, "bluesky", "hall", i, f"3k{i}", int(at.total_seconds()),
+                T0 + timedelta(hours=3) + at, Counts(n, 1, i, 0))
+        for i, n in enumerate(likes)])
+
+
+def test_a_published_drafts_page_shows_its_numbers_chart_and_replies(
+        store: Store, draft_id: int, signed_in: Any) -> None:
+    publish(store, draft_id)
+    read(store, draft_id, [2, 0], timedelta(hours=1))
+    read(store, draft_id, [9, 1], timedelta(hours=24))
+    EngagementStore(store).add_replies(draft_id, "bluesky", [Reply(
+        0, "at://did:plc:r/app.bsky.feed.post/77", "resident.test",
+        "When does <b>pickup</b> start?", "https://bsky.app/profile/resident.test/post/77",
+        T0 + timedelta(hours=5))], T0 + timedelta(hours=6), T0)
+    page = signed_in("vic").get(f"/drafts/{draft_id}")
+    assert page.status_code == 200
+    html = page.text
+    row = re.search(r'<tr id="numbers-bluesky-1">(.*?)</tr>', html, re.S)
+    assert row is not None
+    cells = re.findall(r'<td class="(\w+)">(\d+)</td>', row.group(1))
+    assert cells == [("likes", "9"), ("reposts", "1"), ("replies", "0"), ("quotes", "0")]
+    assert 'aria-label="Likes, reposts, replies and quotes of post 1 on Bluesky over time: ' \
+           '3, then 10."' in row.group(1)
+    assert '<polyline points="4.0,23.6 156.0,4.0"' in row.group(1)
+    assert "<strong>@resident.test</strong>" in html
+    assert "When does &lt;b&gt;pickup&lt;/b&gt; start?" in html  # escaped, never markup
+    assert ('<a href="https://bsky.app/profile/resident.test/post/77" rel="noopener '
+            'noreferrer" target="_blank">answer on Bluesky</a>') in html
+    assert "Replies are shown for 30 days, then deleted." in html
+    assert "<form" not in html.split('id="engagement"')[1].split("</section>")[0]  # read-only
+
+
+def test_a_draft_not_published_has_no_numbers(store: Store, draft_id: int,
+                                              signed_in: Any) -> None:
+    assert 'id="engagement"' not in signed_in("vic").get(f"/drafts/{draft_id}").text
+
+
+def test_the_published_tab_ranks_drafts_by_engagement(store: Store, signed_in: Any) -> None:
+    quiet = make_draft(store, title="Quiet thread", period="p1")
+    loud = make_draft(store, title="Loud thread", period="p2")
+    unread = make_draft(store, title="Unread thread", period="p3")
+    for d in (quiet, loud, unread):
+        publish(store, d)
+    read(store, quiet, [1, 0], timedelta(hours=1))
+    read(store, loud, [1, 0], timedelta(hours=1))
+    read(store, loud, [20, 5], timedelta(hours=24))  # the latest reading counts
+    html = signed_in("vic").get("/queue?state=published").text
+    order = re.findall(r'<tr id="draft-(\d+)">', html)
+    assert order == [str(loud), str(quiet), str(unread)]
+    scores = re.findall(r'<td class="engagement">(\d+) ', html)
+    assert scores == ["28", "4", "0"]  # 25 likes, 2 reposts, 1 reply; 1 like, 2 reposts, 1 reply
+    assert "Most engaged first" in html
