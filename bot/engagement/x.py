@@ -6,6 +6,11 @@ call can be heeded too: when ``x-rate-limit-remaining`` reaches 0 the reader say
 it must rest. Reads cost money on X's pay-per-use tier, so an account reads only with
 ``read_metrics = true``.
 
+Replies come from recent search, ``conversation_id:ID`` (the thread's first post), once per
+thread and pass, then go to the post each one answers (its ``replied_to``); the account's own
+posts are left out. Recent search covers 7 days and needs a tier that includes it: when X
+refuses it (403), replies are not read for that account in that pass, and counts still are.
+
 Example::
 
     reader = XReader(account)
@@ -14,8 +19,9 @@ Example::
 
 from __future__ import annotations
 
+import html
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -29,6 +35,7 @@ from bot.publish.x import XClient
 log = logging.getLogger(__name__)
 
 BATCH = 100  # ids per GET /2/tweets, X's maximum
+SEARCH_PAGES = 5  # of 100 replies each, per thread
 
 
 class XReader(XClient):
@@ -39,16 +46,18 @@ class XReader(XClient):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.rest_until: datetime | None = None  # set when X says no calls remain
+        self._conversations: dict[str, str] = {}  # tweet id -> its thread's first post
+        self._threads: dict[str, list[dict[str, Any]]] = {}  # first post -> replies found
+        self._search_refused = False
 
     def read_counts(self, posts: Sequence[Published]) -> dict[str, Counts]:
         """Each post's public metrics by tweet id (posts X no longer has are left out)."""
         ids = [p.remote_id for p in posts]
         if not 0 < len(ids) <= BATCH:
             raise ValueError(f"read 1 to {BATCH} posts a call, not {len(ids)}")
-        client = self._client()
-        client.return_type = requests.Response  # the headers too, not just the data
         try:
-            response = client.get_tweets(ids, tweet_fields=["public_metrics"], user_auth=True)
+            response = self._raw(lambda c: c.get_tweets(
+                ids, tweet_fields=["public_metrics", "conversation_id"], user_auth=True))
             body = response.json()
         except (tweepy.TweepyException, requests.RequestException) as exc:
             raise self._error(f"reading the counts of {len(ids)} posts", exc,
@@ -59,6 +68,7 @@ class XReader(XClient):
         self.rest_until = _rest_until(response.headers)
         out: dict[str, Counts] = {}
         for tweet in body.get("data") or []:
+            self._conversations[str(tweet["id"])] = str(tweet.get("conversation_id", tweet["id"]))
             m = tweet.get("public_metrics") or {}
             out[str(tweet["id"])] = Counts(
                 likes=int(m.get("like_count", 0)), reposts=int(m.get("retweet_count", 0)),
@@ -68,9 +78,68 @@ class XReader(XClient):
             log.info("x account %r: %s", self.account.name, error.get("detail", error))
         return out
 
+    def _raw(self, call: Callable[[tweepy.Client], Any]) -> Any:
+        """One tweepy call answered with the requests.Response (headers too, not just data)."""
+        client = self._client()
+        before, client.return_type = client.return_type, requests.Response
+        try:
+            return call(client)
+        finally:
+            client.return_type = before
+
     def read_replies(self, post: Published) -> list[Reply]:
-        """Not read on X: recent search by conversation_id needs a paid tier (see README)."""
-        return []
+        """Replies by others to one post, oldest first ([] when X refuses recent search)."""
+        if self._search_refused:
+            return []
+        root = self._conversations.get(post.remote_id, post.remote_id)
+        if root not in self._threads:
+            try:
+                self._threads[root] = self._search(root)
+            except tweepy.Forbidden:
+                log.info("x account %r: recent search refused (the account's tier lacks "
+                         "it): replies are not read", self.account.name)
+                self._search_refused = True
+                return []
+            except (tweepy.TweepyException, requests.RequestException) as exc:
+                raise self._error(f"reading the replies to post {post.post_index + 1}", exc,
+                                  write=False) from exc
+        out = [_reply(t, post.post_index) for t in self._threads[root]
+               if post.remote_id in _replied_to(t)]
+        return sorted(out, key=lambda r: (r.written_at, r.remote_id))
+
+    def _search(self, root: str) -> list[dict[str, Any]]:
+        if not self._user_id:
+            self.login()
+        found: list[dict[str, Any]] = []
+        token: str | None = None
+
+        def page(client: tweepy.Client) -> Any:
+            return client.search_recent_tweets(
+                f"conversation_id:{root}", max_results=100, next_token=token,
+                tweet_fields=["author_id", "created_at", "referenced_tweets", "conversation_id"],
+                expansions=["author_id"], user_fields=["username"], user_auth=True)
+
+        for _ in range(SEARCH_PAGES):
+            body = self._raw(page).json()
+            names = {u["id"]: u["username"] for u in (body.get("includes") or {}).get("users", [])}
+            found += [{**t, "username": names.get(t.get("author_id", ""), "")}
+                      for t in body.get("data") or [] if t.get("author_id") != self._user_id]
+            token = (body.get("meta") or {}).get("next_token")
+            if not token:
+                break
+        return found
+
+
+def _replied_to(tweet: dict[str, Any]) -> set[str]:
+    return {str(r["id"]) for r in tweet.get("referenced_tweets") or []
+            if r.get("type") == "replied_to"}
+
+
+def _reply(tweet: dict[str, Any], index: int) -> Reply:
+    handle = tweet["username"] or tweet.get("author_id", "")
+    return Reply(index, str(tweet["id"]), handle, html.unescape(tweet.get("text", "")),
+                 f"https://x.com/{handle}/status/{tweet['id']}",
+                 datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00")))
 
 
 def _rest_until(headers: Any) -> datetime | None:

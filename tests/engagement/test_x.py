@@ -148,3 +148,48 @@ def test_an_account_without_read_metrics_is_never_read(
     assert read_due(config, store, X_NOW + timedelta(days=2)).readings == 0
     assert _gets(x_clocked) == []
     store.close()
+
+
+def _thread_with_replies(fake: Any) -> tuple[list[str], list[str]]:
+    first = fake.add_tweet("first post")
+    second = fake.add_tweet("second post", reply_to=first)
+    t = X_NOW + timedelta(minutes=20)
+    to_first = fake.add_tweet("@cityhall Is this citywide?", reply_to=first,
+                              author_id="1600000000000000001", username="resident_a", at=t)
+    to_second = fake.add_tweet("@cityhall Thanks & more", reply_to=second,
+                               author_id="1600000000000000002", username="resident_b",
+                               at=t + timedelta(minutes=5))
+    fake.add_tweet("@resident_a yes", reply_to=to_first)  # the city's own answer: not kept
+    fake.metrics[first] = Metrics(replies=2)  # the thread's second post and resident_a
+    fake.metrics[second] = Metrics(replies=1)
+    return [first, second], [to_first, to_second]
+
+
+def test_replies_come_from_recent_search_by_conversation(x_clocked: Any, clock: Any,
+                                                        reading: Any) -> None:
+    config, store = reading
+    ours, theirs = _thread_with_replies(x_clocked)
+    draft = published_draft(store, "x", "cityhall_x", ours, X_NOW)
+    report = read_due(config, store, clock.advance(hours=1))
+    assert (report.readings, report.replies, report.errors) == (2, 2, [])
+    marks = EngagementStore(store)
+    assert [r.counts.replies for r in marks.readings([draft])] == [1, 1]
+    replies = marks.replies(draft)
+    assert [(r.author, r.text, r.url) for r in replies[("x", 0)]] == [
+        ("resident_a", "@cityhall Is this citywide?",
+         f"https://x.com/resident_a/status/{theirs[0]}")]
+    assert [(r.author, r.text, r.written_at) for r in replies[("x", 1)]] == [
+        ("resident_b", "@cityhall Thanks & more", X_NOW + timedelta(minutes=25))]
+    searches = [c for c in x_clocked.calls if c[1] == "/2/tweets/search/recent"]
+    assert searches == [("GET", "/2/tweets/search/recent", 200)]  # once for the thread
+
+
+def test_a_tier_without_recent_search_still_reads_counts(x_clocked: Any, clock: Any,
+                                                         reading: Any) -> None:
+    config, store = reading
+    ours, _ = _thread_with_replies(x_clocked)
+    draft = published_draft(store, "x", "cityhall_x", ours, X_NOW)
+    x_clocked.fail_next("search_recent", Fault(status=403))
+    report = read_due(config, store, clock.advance(hours=1))
+    assert (report.readings, report.replies, report.errors) == (2, 0, [])
+    assert EngagementStore(store).replies(draft) == {}

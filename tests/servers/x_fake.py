@@ -8,7 +8,10 @@ with openapi-core; its own answers are checked against the spec too. Any mismatc
 Endpoints: ``POST /2/tweets``, ``GET /2/tweets?ids=`` (lookup with ``public_metrics``, whose
 counts a test sets with ``fake.metrics[id] = Metrics(likes=3)``), ``DELETE /2/tweets/{id}``,
 ``POST /2/media/upload`` (one-shot multipart), ``POST /2/media/metadata``,
-``GET /2/users/me``, ``GET /2/users/{id}/tweets``.
+``GET /2/users/me``, ``GET /2/users/{id}/tweets``, ``GET /2/tweets/search/recent`` (only the
+``conversation_id:ID`` query: the posts of a conversation but its first, newest first, with
+``expansions=author_id`` giving the authors' usernames; residents' replies are put there with
+``fake.add_tweet(text, reply_to=id, author_id=..., username=...)``).
 
 Rules X documents and this fake enforces: OAuth 1.0a user context on every call (header
 present *and* HMAC-SHA1 signature valid for the configured keys, else 401); weighted length
@@ -18,7 +21,8 @@ duplicate-content answer; a reply must reply to a live post. X's habits in what 
 links rewritten to t.co, a t.co link for attached media at the end, ``&<>`` as HTML entities.
 
 Faults on demand, for one call of an operation (``create_tweet``, ``delete_tweet``,
-``media_upload``, ``media_metadata``, ``get_me``, ``user_tweets``, ``get_tweets``)::
+``media_upload``, ``media_metadata``, ``get_me``, ``user_tweets``, ``get_tweets``,
+``search_recent``)::
 
     fake.fail_next("create_tweet", Fault(status=429, headers={"x-rate-limit-reset": "..."}))
     fake.fail_next("create_tweet", Fault(status=503, after_write=True))  # written, then 503
@@ -211,6 +215,7 @@ class XFake:
         self.deleted: list[str] = []
         self.media: dict[str, Media] = {}
         self.metrics: dict[str, Metrics] = {}  # by tweet id; absent: all zero
+        self.users: dict[str, str] = {user_id: username}  # id -> username
         self.remaining = 99  # what x-rate-limit-remaining says after each call
         self.writes = 0  # posts X wrote (including those whose answer then failed)
         self.calls: list[tuple[str, str, int]] = []  # (method, path, status answered)
@@ -487,6 +492,8 @@ class XFake:
                     "type": "https://api.twitter.com/2/problems/resource-not-found"})
                 continue
             out = tweet_json(tweet, fields)
+            if "conversation_id" in fields:
+                out["conversation_id"] = self.conversation_of(tweet_id)
             if "public_metrics" in fields:
                 out["public_metrics"] = self.metrics.get(tweet_id, Metrics()).to_json()
             data.append(out)
@@ -497,12 +504,59 @@ class XFake:
             answer["errors"] = errors
         return 200, answer
 
-    def add_tweet(self, text: str, reply_to: str | None = None) -> str:
-        """Put a post there without an API call (a test's many posts); return its id."""
+    def add_tweet(self, text: str, reply_to: str | None = None, *, author_id: str = "",
+                  username: str = "", at: datetime | None = None) -> str:
+        """Put a post there without an API call (a test's many posts, or someone else's
+        reply); return its id."""
         tweet_id = self._new_id()
-        self.tweets[tweet_id] = Tweet(tweet_id, x_text(text, None), text, self.user_id,
-                                      self.clock(), reply_to, ())
+        author = author_id or self.user_id
+        if username:
+            self.users[author] = username
+        self.tweets[tweet_id] = Tweet(tweet_id, x_text(text, None), text, author,
+                                      at or self.clock(), reply_to, ())
         return tweet_id
+
+    def conversation_of(self, tweet_id: str) -> str:
+        """The id of the first post of the conversation a post belongs to."""
+        seen = 0
+        while (reply_to := self.tweets[tweet_id].reply_to) in self.tweets and seen < 10_000:
+            tweet_id, seen = reply_to, seen + 1
+        return tweet_id
+
+    def _do_search_recent(
+        self, params: dict[str, str], query: list[tuple[str, str]], body: bytes, content_type: str
+    ) -> tuple[int, dict[str, Any]]:
+        args = dict(query)
+        found = re.fullmatch(r"conversation_id:(\d{1,19})", args.get("query", "").strip())
+        if found is None:
+            raise Answer(400, invalid_request("this fake answers only conversation_id:ID",
+                                              "query", [args.get("query", "")]))
+        root = found.group(1)
+        fields = set(args.get("tweet.fields", "").split(","))
+        limit = int(args.get("max_results", "10"))
+        offset = int(args.get("next_token", "0") or 0)
+        matches = [t for t in reversed(self.tweets.values())
+                   if t.id != root and self.conversation_of(t.id) == root]
+        page = matches[offset: offset + limit]
+        if not page:
+            return 200, {"meta": {"result_count": 0}}
+        data = []
+        for t in page:
+            out = tweet_json(t, fields)
+            if "conversation_id" in fields:
+                out["conversation_id"] = root
+            data.append(out)
+        meta: dict[str, Any] = {"result_count": len(page), "newest_id": page[0].id,
+                                "oldest_id": page[-1].id}
+        if offset + limit < len(matches):
+            meta["next_token"] = f"{offset + limit:016d}"
+        answer: dict[str, Any] = {"data": data, "meta": meta}
+        if "author_id" in args.get("expansions", "").split(","):
+            authors = sorted({t.author_id for t in page})
+            answer["includes"] = {"users": [
+                {"id": a, "name": self.users.get(a, a), "username": self.users.get(a, a)}
+                for a in authors]}
+        return 200, answer
 
     def _do_delete_tweet(
         self, params: dict[str, str], query: Any, body: bytes, content_type: str
@@ -584,6 +638,7 @@ class XFake:
 ROUTES = [
     ("POST", re.compile(r"^/2/tweets$"), "create_tweet"),
     ("GET", re.compile(r"^/2/tweets$"), "get_tweets"),
+    ("GET", re.compile(r"^/2/tweets/search/recent$"), "search_recent"),
     ("DELETE", re.compile(r"^/2/tweets/(?P<id>[0-9]{1,19})$"), "delete_tweet"),
     ("POST", re.compile(r"^/2/media/upload$"), "media_upload"),
     ("POST", re.compile(r"^/2/media/metadata$"), "media_metadata"),
