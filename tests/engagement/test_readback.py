@@ -53,10 +53,12 @@ class Reader:
         pass
 
 
-@pytest.fixture
-def setup(tmp_path: Path) -> Any:
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def setup(tmp_path: Path, request: pytest.FixtureRequest) -> Any:
+    url = "sqlite:///c.db" if request.param == "sqlite" else \
+        request.getfixturevalue("postgres_url")
     path = tmp_path / "config.toml"
-    path.write_text('timezone = "America/Chicago"\n[storage]\nurl = "sqlite:///c.db"\n'
+    path.write_text(f'timezone = "America/Chicago"\n[storage]\nurl = "{url}"\n'
                     '[accounts.hall]\nplatform = "bluesky"\nhandle = "hall.test"\n'
                     'app_password_env = "NOPE"\n[engagement]\nper_pass = 40\n',
                     encoding="utf-8")
