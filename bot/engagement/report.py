@@ -72,9 +72,10 @@ def build_report(store: Store, now: datetime, since: timedelta) -> Report:
     start = now - since
     marks = EngagementStore(store)
     posts = [p for p in marks.published_posts(since=start) if p.posted_at < now]
-    drafts = {d: store.get_draft(d) for d in sorted({p.draft_id for p in posts})}
+    labels = marks.thread_labels({p.draft_id for p in posts})
     readings: dict[tuple[int, str, int], list[Reading]] = {}
-    for r in marks.readings(drafts):
+    # a scheduled reading taken 24 h or more after posting is due at 24 h or later
+    for r in marks.readings(labels, from_point=int(AT.total_seconds())):
         readings.setdefault((r.draft_id, r.platform, r.post_index), []).append(r)
     threads: dict[tuple[int, str], list[Counts | None]] = {}
     first: dict[tuple[int, str], datetime] = {}
@@ -86,12 +87,12 @@ def build_report(store: Store, now: datetime, since: timedelta) -> Report:
                                               p.posted_at)
     grouped: dict[tuple[str, str], list[Thread]] = {}
     for (draft_id, platform), counts in threads.items():
-        d = drafts[draft_id]
+        recipe, period_label = labels[draft_id]
         read = [c for c in counts if c is not None]
         total = Counts(sum(c.likes for c in read), sum(c.reposts for c in read),
                        sum(c.replies for c in read), sum(c.quotes for c in read)) if read else None
-        grouped.setdefault((d.recipe, platform), []).append(
-            Thread(draft_id, d.recipe, d.period_label, platform, first[(draft_id, platform)],
+        grouped.setdefault((recipe, platform), []).append(
+            Thread(draft_id, recipe, period_label, platform, first[(draft_id, platform)],
                    total))
     rows = [_row(recipe, platform, ts) for (recipe, platform), ts in sorted(grouped.items())]
     return Report(start, now, tuple(rows))

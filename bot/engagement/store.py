@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, delete, func, insert, or_, select, update
 
 from bot import schema as s
 from bot.engagement import Counts, Published, Reading, Reply
@@ -52,6 +52,14 @@ class EngagementStore:
         return [Published(row.draft_id, row.platform, row.account, row.post_index,
                           row.remote_id, row.uri or "", row.posted_at) for row in rows]
 
+    def thread_labels(self, draft_ids: Iterable[int]) -> dict[int, tuple[str, str]]:
+        """(recipe, period label) of each of these drafts."""
+        d = s.drafts.c
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(d.id, d.recipe, d.period_label).where(
+                d.id.in_(tuple(draft_ids)))).all()
+        return {int(i): (r, label) for i, r, label in rows}
+
     def latest_points(self, draft_ids: Iterable[int]) -> dict[tuple[int, str, int], int]:
         """The latest scheduled point read for each post of these drafts."""
         c = s.readings.c
@@ -80,12 +88,16 @@ class EngagementStore:
                  "quotes": r.counts.quotes, "impressions": r.counts.impressions}
                 for r in readings])
 
-    def readings(self, draft_ids: Iterable[int] | None = None) -> list[Reading]:
-        """Every reading (of these drafts), oldest first."""
+    def readings(self, draft_ids: Iterable[int] | None = None,
+                 from_point: int | None = None) -> list[Reading]:
+        """Every reading (of these drafts; due at `from_point` or later, or asked for),
+        oldest first."""
         c = s.readings.c
         q = select(s.readings)
         if draft_ids is not None:
             q = q.where(c.draft_id.in_(tuple(draft_ids)))
+        if from_point is not None:
+            q = q.where(or_(c.point.is_(None), c.point >= from_point))
         with self.engine.connect() as conn:
             rows = conn.execute(q.order_by(c.taken_at, c.id)).all()
         return [Reading(r.draft_id, r.platform, r.account, r.post_index, r.remote_id,
