@@ -1,0 +1,105 @@
+"""Check templates and chart titles without rendering them: what `citycrier check` does.
+
+Each template is read (UTF-8) and parsed once, however many recipes use it. For each recipe,
+every name its template and chart titles use must be one a template sees for that recipe
+(its breakdowns and series by name, `total`, `period`, ...), and every `chart("NAME")` must
+name one of the recipe's charts. Rendering on the data (`check --render`) finds what needs
+the figures themselves: a column the dataset lacks, a post too long.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bot.config import read_utf8
+from bot.errors import Problem
+from bot.settings import Config, Recipe
+
+# what every thread template sees, besides the recipe's own breakdowns and series
+CONTEXT_NAMES = frozenset({"recipe", "period", "as_of", "total", "breakdowns", "series",
+                           "goal", "source", "platform", "chart"})
+
+
+def template_problems(config: Config, recipes: Mapping[str, Recipe]) -> list[Problem]:
+    """Every problem in the templates folder and in how each recipe uses its template."""
+    import jinja2
+
+    from bot.compose import template_environment
+
+    env = template_environment(config.templates_dir)
+    problems: list[Problem] = []
+    parsed: dict[str, Any] = {}  # template file name -> its AST, or None when broken
+    for path in sorted(config.templates_dir.glob("*.j2")):
+        parsed[path.name] = _parse(env, path, problems)
+    for recipe in recipes.values():
+        tree = parsed.get(recipe.template)
+        if tree is None:
+            continue  # missing (reported by the recipe loader) or broken (reported above)
+        known = CONTEXT_NAMES | set(env.globals) | {b.name for b in recipe.breakdowns} | \
+            {s.name for s in recipe.series}
+        for name, line in _unknown_names(tree, known):
+            problems.append(Problem(str(recipe.path), "", (
+                f"template {recipe.template} line {line}: {name!r} is undefined (recipe "
+                f"{recipe.name!r}; fix the template or the recipe's figures)")))
+        charts = {c.name for c in recipe.charts}
+        for name, line in _chart_calls(tree):
+            if name not in charts:
+                close = difflib.get_close_matches(name, sorted(charts), n=1)
+                problems.append(Problem(str(recipe.path), "", (
+                    f"template {recipe.template} line {line} asks for chart {name!r}, which "
+                    f"the recipe does not define"), f"did you mean {close[0]!r}?" if close
+                    else "add it to the recipe's [[charts]], or remove the call"))
+        for i, spec in enumerate(recipe.charts):
+            try:
+                title = env.parse(spec.title)
+            except jinja2.TemplateSyntaxError as exc:
+                problems.append(Problem(str(recipe.path), f"charts[{i}].title",
+                                        exc.message or str(exc), "fix the title's syntax"))
+                continue
+            for name, _line in _unknown_names(title, known):
+                problems.append(Problem(str(recipe.path), f"charts[{i}].title",
+                                        f"{name!r} is undefined",
+                                        "use a breakdown, series or figure of this recipe"))
+    return problems
+
+
+def _parse(env: Any, path: Path, problems: list[Problem]) -> Any:
+    import jinja2
+
+    text = read_utf8(path)
+    if isinstance(text, Problem):
+        problems.append(text)
+        return None
+    try:
+        return env.parse(text, name=path.name, filename=str(path))
+    except jinja2.TemplateSyntaxError as exc:
+        problems.append(Problem(str(path), f"line {exc.lineno}", exc.message or str(exc),
+                                "fix the template syntax"))
+        return None
+
+
+def _unknown_names(tree: Any, known: set[str] | frozenset[str]) -> list[tuple[str, int]]:
+    """Names the template reads but neither defines nor gets: (name, first line)."""
+    from jinja2 import meta, nodes
+
+    undeclared = meta.find_undeclared_variables(tree) - known
+    first: dict[str, int] = {}
+    for node in tree.find_all(nodes.Name):
+        if node.name in undeclared and node.ctx == "load":
+            first.setdefault(node.name, node.lineno)
+    return sorted(first.items(), key=lambda item: (item[1], item[0]))
+
+
+def _chart_calls(tree: Any) -> list[tuple[str, int]]:
+    """`chart("NAME")` calls with a literal name: (name, line)."""
+    from jinja2 import nodes
+
+    out = []
+    for call in tree.find_all(nodes.Call):
+        if isinstance(call.node, nodes.Name) and call.node.name == "chart" and call.args and \
+                isinstance(call.args[0], nodes.Const) and isinstance(call.args[0].value, str):
+            out.append((call.args[0].value, call.lineno))
+    return out
