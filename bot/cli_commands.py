@@ -146,10 +146,11 @@ def draft(ctx: click.Context, name: str, config_path: Path | None, as_of: str | 
     Example: citycrier draft baton_rouge_crime_monthly --as-of 2026-11-02
     """
     from bot.config import load_recipe
-    from bot.drafting import draft_recipe
+    from bot.drafting import cache_folder, draft_recipe
 
     config = load(ctx, config_path)
     recipe = load_recipe(config, name)
+    cache_folder(config)  # a state_dir citycrier cannot use is said before the store changes
     store = open_store(config)
     r = draft_recipe(config, recipe, store, parse_as_of(as_of, config, recipe),
                      no_cache=no_cache)

@@ -26,6 +26,7 @@ from bot.folders import needs_write_access
 
 CONNECT_TIMEOUT = 10  # seconds PostgreSQL has to answer a new connection
 SETTING = "[storage] url"
+FOLDER_SETTING = "[storage] state_dir (or url)"  # the default database is in state_dir
 
 
 def shown_url(url: str) -> str:
@@ -133,7 +134,7 @@ def _sqlite_access(path: str, message: str) -> BotError:
                                         f"{folder} does not exist (create it, or fix {SETTING})")
     if not os.access(folder, os.W_OK | os.X_OK):
         keeps = database_keeps(str(file))
-        return FolderError(str(folder), needs_write_access(folder, keeps, SETTING))
+        return FolderError(str(folder), needs_write_access(folder, keeps, FOLDER_SETTING))
     if file.exists() and not os.access(file, os.R_OK | os.W_OK):
         return FolderError(str(file), f"citycrier needs to read and write {file}, the "
                                       f"database (fix its owner or permissions)")

@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from bot.database import database_keeps, shown_url, sqlite_path
+from bot.database import FOLDER_SETTING, database_keeps, shown_url, sqlite_path
 from bot.errors import BotError, PublishError
 from bot.folders import folder_problem
 from bot.settings import AccountConfig, Config, PortalConfig, Recipe
@@ -57,7 +57,7 @@ def check_database(url: str, store: Any = None) -> Check:
     what = f"database {shown_url(url)}"
     path = sqlite_path(url)
     if store is None and path and not os.path.exists(path):
-        problem = folder_problem(Path(path).parent, database_keeps(path), "[storage] url")
+        problem = folder_problem(Path(path).parent, database_keeps(path), FOLDER_SETTING)
         return Check(what, FAIL, problem) if problem else \
             Check(what, OK, "not created yet: citycrier creates it on first use")
     try:

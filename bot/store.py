@@ -33,6 +33,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot import schema as s
 from bot.database import (
+    FOLDER_SETTING,
     database_keeps,
     explain_errors,
     postgres_connect_args,
@@ -105,7 +106,7 @@ class Store(Ledger):
         if self.dialect == "sqlite":
             path = sqlite_path(url)
             if path:  # a wrong or damaged file is refused before anything writes to it
-                ensure_folder(Path(path).parent, database_keeps(path), "[storage] url")
+                ensure_folder(Path(path).parent, database_keeps(path), FOLDER_SETTING)
                 refuse_foreign_file(path)
             self.engine: Engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(self.engine, "connect", _sqlite_pragmas)
