@@ -54,7 +54,8 @@ def _unprivileged() -> list[str]:
 UNPRIVILEGED = _unprivileged()
 
 
-def citycrier(cfg: Path, *args: str, unprivileged: bool = False) -> subprocess.CompletedProcess[str]:
+def citycrier(cfg: Path, *args: str,
+              unprivileged: bool = False) -> subprocess.CompletedProcess[str]:
     prefix = UNPRIVILEGED if unprivileged else []
     env = {**os.environ, "HOME": str(cfg.parent), "USER": "dana"}
     return subprocess.run([*prefix, sys.executable, "-c", CLI, *args, "--config", str(cfg)],
@@ -86,9 +87,9 @@ def place(stamped_sample: Path) -> Iterator[Path]:
     shutil.copytree(ROOT / "templates", base / "templates")
     (base / "posts").mkdir()
     shutil.copy(ROOT / "posts" / "baltimore_311_weekend.toml", base / "posts")
-    for folder, dirs, files in os.walk(base):
+    for folder, _dirs, names in os.walk(base):
         os.chmod(folder, 0o755)
-        for name in files:
+        for name in names:
             os.chmod(os.path.join(folder, name), 0o644)
     yield base
     for folder, _dirs, _files in os.walk(base):
@@ -296,7 +297,6 @@ def test_another_programs_database_is_refused_and_left_as_it_was(place: Path) ->
         conn.execute("CREATE TABLE photos (id INTEGER PRIMARY KEY, path TEXT)")
         conn.execute("INSERT INTO photos (path) VALUES ('harbor.jpg')")
     conn.close()
-    saved = files(place)
     cfg = write_config(place, "sqlite:///photos.db")
     saved = {k: v for k, v in files(place).items() if k != "config.toml"}
     assert_one_line(citycrier(cfg, "queue"), (

@@ -32,6 +32,7 @@ from tests.publish.conftest import (  # noqa: F401 (pds, bsky: the fixtures)
     bsky,
     pds,
 )
+from tests.test_cli_ops import write_config
 
 TZ = ZoneInfo("America/Chicago")
 UNSET_ENV = "CITYCRIER_TEST_DOCTOR_UNSET_PASSWORD"
@@ -64,29 +65,12 @@ def dead_port() -> int:
 
 
 def project(root: Path, sample_dir: Path, extra: str = "", schedule: str = "0 9 * * *") -> Path:
-    (root / "posts").mkdir(parents=True)
-    (root / "templates").mkdir()
-    (root / "templates" / "daily.j2").write_text(
-        "Baltimore logged {{ total.value | number }} 311 requests {{ period.label }}.\n")
-    (root / "posts" / "daily.toml").write_text(textwrap.dedent(f"""\
-        title = "Daily 311"
-        template = "daily.j2"
-        schedule = "{schedule}"
-        platforms = ["bluesky"]
-        [source]
-        portal = "sample"
-        dataset = "baltimore_311"
-        date_field = "CreatedDate"
-        period = "yesterday"
-        """))
-    cfg = root / "config.toml"
-    cfg.write_text(textwrap.dedent(f"""\
-        timezone = "America/Chicago"
-        [portals.sample]
-        kind = "file"
-        path = "{sample_dir}"
-        synthetic = true
-        """) + extra)
+    """test_cli_ops's project (a daily recipe on the sample), with `extra` config tables."""
+    cfg = write_config(root, "sqlite:///state/citycrier.db", sample_dir, accounts=False,
+                       recipe=True)
+    cfg.write_text(cfg.read_text() + extra)
+    recipe = root / "posts" / "daily.toml"
+    recipe.write_text(recipe.read_text().replace('"0 9 * * *"', f'"{schedule}"'))
     return cfg
 
 
