@@ -33,8 +33,8 @@ def check(ctx: click.Context, config_path: Path | None, render: bool,
     Example: citycrier check --render
     """
     from bot.cli import _config_path, _read_dotenv
-    from bot.config import load_recipes, read_config, unset_credentials
-    from bot.validation import template_problems
+    from bot.config import load_recipes, read_config
+    from bot.validation import template_problems, unset_credentials
 
     problems: list[Problem] = []
     path = _config_path(ctx, config_path)

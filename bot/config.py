@@ -287,20 +287,6 @@ def _read_account(r: _Reader, name: str, raw: Any) -> AccountConfig | None:
     return AccountConfig(name=name, **t)
 
 
-def unset_credentials(config: Config, environ: Mapping[str, str]) -> list[Problem]:
-    """Warnings: each account credential whose environment variable is not set."""
-    out = []
-    for account in config.accounts.values():
-        for key in _ACCOUNT_ENVS[account.platform]:
-            variable = getattr(account, key)
-            if variable and not environ.get(variable):
-                out.append(Problem(str(config.path), f"accounts.{account.name}.{key}",
-                                   f"{variable} is not set",
-                                   "set it in the environment or .env before this account "
-                                   "posts"))
-    return out
-
-
 # --------------------------------------------------------------------------------- recipes
 
 _RECIPE = {"title": str, "template": str, "schedule": str, "approval": str, "platforms": list,

@@ -154,7 +154,7 @@ def refuse_foreign_file(path: str) -> None:
     if not path or not os.path.isfile(path) or os.path.getsize(path) == 0:
         return
     try:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        conn = sqlite3.connect(Path(path).as_uri() + "?mode=ro", uri=True)
     except sqlite3.Error:
         return  # cannot even open it read-only: the engine's first query says why
     try:

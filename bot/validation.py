@@ -1,4 +1,5 @@
-"""Check templates and chart titles without rendering them: what `citycrier check` does.
+"""Check templates and chart titles without rendering them: what `citycrier check` does
+(and the warnings it gives for account credentials that are not set).
 
 Each template is read (UTF-8) and parsed once, however many recipes use it. For each recipe,
 every name its template and chart titles use must be one a template sees for that recipe
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 from collections.abc import Mapping
+from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +68,20 @@ def template_problems(config: Config, recipes: Mapping[str, Recipe]) -> list[Pro
     return problems
 
 
+def unset_credentials(config: Config, environ: Mapping[str, str]) -> list[Problem]:
+    """Warnings: each account credential whose environment variable is not set."""
+    out = []
+    for account in config.accounts.values():
+        for f in fields(account):
+            variable = getattr(account, f.name)
+            if f.name.endswith("_env") and variable and not environ.get(variable):
+                out.append(Problem(str(config.path), f"accounts.{account.name}.{f.name}",
+                                   f"{variable} is not set",
+                                   "set it in the environment or .env before this account "
+                                   "posts"))
+    return out
+
+
 def _parse(env: Any, path: Path, problems: list[Problem]) -> Any:
     import jinja2
 
@@ -82,10 +98,13 @@ def _parse(env: Any, path: Path, problems: list[Problem]) -> Any:
 
 
 def _unknown_names(tree: Any, known: set[str] | frozenset[str]) -> list[tuple[str, int]]:
-    """Names the template reads but neither defines nor gets: (name, first line)."""
+    """Names the template reads but neither defines nor gets: (name, first line). A name
+    the template asks `is defined` about is its own business."""
     from jinja2 import meta, nodes
 
-    undeclared = meta.find_undeclared_variables(tree) - known
+    guarded = {t.node.name for t in tree.find_all(nodes.Test)  # {% if x is defined %}
+               if t.name in ("defined", "undefined") and isinstance(t.node, nodes.Name)}
+    undeclared = meta.find_undeclared_variables(tree) - known - guarded
     first: dict[str, int] = {}
     for node in tree.find_all(nodes.Name):
         if node.name in undeclared and node.ctx == "load":

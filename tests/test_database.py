@@ -21,6 +21,7 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -240,6 +241,47 @@ def test_a_read_only_database_folder_is_one_line_and_its_rows_unchanged(place: P
         f"state_dir elsewhere"))
     (place / "state").chmod(0o755)
     assert files(place / "state") == saved and rows(url) == before
+
+
+@contextmanager
+def read_only(folder: Path) -> Iterator[tuple[list[str], str]]:
+    """`folder` read-only: a read-only bind mount where this machine allows one (then even
+    root cannot write it), else its mode 0555 and the CLI run without root's override.
+    Yields the command prefix for the CLI and the cause the line must name."""
+    mounted = os.geteuid() == 0 and subprocess.run(
+        ["mount", "--bind", str(folder), str(folder)], capture_output=True).returncode == 0
+    if mounted and subprocess.run(["mount", "-o", "remount,bind,ro", str(folder)],
+                                  capture_output=True).returncode != 0:
+        subprocess.run(["umount", str(folder)], check=True)
+        mounted = False
+    try:
+        if mounted:
+            yield [], "it is on a read-only file system"
+        else:
+            folder.chmod(0o555)
+            yield UNPRIVILEGED, "it is not writable by this user"
+    finally:
+        if mounted:
+            subprocess.run(["umount", str(folder)], check=True)
+        folder.chmod(0o755)
+
+
+def test_a_database_folder_on_a_read_only_mount_is_one_line(place: Path) -> None:
+    cfg = write_config(place, "sqlite:///state/citycrier.db")
+    url = f"sqlite:///{place / 'state' / 'citycrier.db'}"
+    add_draft(url)
+    before, saved = rows(url), files(place / "state")
+    state = place / "state"
+    with read_only(state) as (prefix, cause):
+        for command in (["queue"], ["approve", "1", "--as", "dana"]):
+            out = subprocess.run([*prefix, sys.executable, "-c", CLI, *command, "--config",
+                                  str(cfg)], capture_output=True, text=True, timeout=120,
+                                 cwd=place)
+            assert_one_line(out, (
+                f"citycrier needs write access to {state} to keep the database citycrier.db "
+                f"and its journal there ({cause}): fix its owner or permissions, or set "
+                f"[storage] state_dir (or url) elsewhere"))
+    assert files(state) == saved and rows(url) == before
 
 
 def test_a_read_only_outbox_folder_keeps_the_thread_to_publish_later(place: Path) -> None:
