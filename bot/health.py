@@ -68,8 +68,9 @@ def check_database(url: str, store: Any = None) -> Check:
         finally:
             if store is None:
                 own.close()
-    except BotError as exc:
-        return Check(what, FAIL, exc.message)
+    except BotError as exc:  # the line names the URL already
+        return Check(what, FAIL, exc.message.removeprefix(
+            f"cannot reach the database {shown_url(url)}: "))
     except SQLAlchemyError as exc:
         return Check(what, FAIL, " ".join(str(getattr(exc, "orig", None) or exc).split()))
     latest = schema.LATEST

@@ -55,9 +55,9 @@ def _unprivileged() -> list[str]:
 UNPRIVILEGED = _unprivileged()
 
 
-def citycrier(cfg: Path, *args: str,
-              unprivileged: bool = False) -> subprocess.CompletedProcess[str]:
-    prefix = UNPRIVILEGED if unprivileged else []
+def citycrier(cfg: Path, *args: str, unprivileged: bool = False,
+              prefix: list[str] | None = None) -> subprocess.CompletedProcess[str]:
+    prefix = UNPRIVILEGED if unprivileged else (prefix or [])
     env = {**os.environ, "HOME": str(cfg.parent), "USER": "dana"}
     return subprocess.run([*prefix, sys.executable, "-c", CLI, *args, "--config", str(cfg)],
                           capture_output=True, text=True, timeout=120, cwd=cfg.parent, env=env)
@@ -176,6 +176,12 @@ def test_postgres_stopped_after_start_up_is_one_line_and_its_rows_unchanged(
                 f"stopped: connection refused: is PostgreSQL running? `pg_isready -h "
                 f"127.0.0.1 -p {pg.port}` (or fix [storage] url in config.toml)"))
             assert "hunter2" not in out.stderr
+        doctor = citycrier(cfg, "doctor")
+        assert doctor.returncode == 1 and "unexpected" not in doctor.stderr
+        assert doctor.stdout.splitlines()[0] == (
+            f"fail database postgresql://postgres:***@127.0.0.1:{pg.port}/stopped: "
+            f"connection refused: is PostgreSQL running? `pg_isready -h 127.0.0.1 -p "
+            f"{pg.port}` (or fix [storage] url in config.toml)")
     finally:
         pg.start()
     assert rows(url) == before
@@ -274,13 +280,14 @@ def test_a_database_folder_on_a_read_only_mount_is_one_line(place: Path) -> None
     state = place / "state"
     with read_only(state) as (prefix, cause):
         for command in (["queue"], ["approve", "1", "--as", "dana"]):
-            out = subprocess.run([*prefix, sys.executable, "-c", CLI, *command, "--config",
-                                  str(cfg)], capture_output=True, text=True, timeout=120,
-                                 cwd=place)
-            assert_one_line(out, (
+            assert_one_line(citycrier(cfg, *command, prefix=prefix), (
                 f"citycrier needs write access to {state} to keep the database citycrier.db "
                 f"and its journal there ({cause}): fix its owner or permissions, or set "
                 f"[storage] state_dir (or url) elsewhere"))
+        assert_one_line(citycrier(cfg, "draft", "baltimore_311_weekend", prefix=prefix), (
+            f"citycrier needs write access to {state} to keep sessions and the HTTP cache "
+            f"there ({cause}): fix its owner or permissions, or set [storage] state_dir "
+            f"elsewhere"))
     assert files(state) == saved and rows(url) == before
 
 
@@ -389,8 +396,7 @@ def test_healthz_uses_the_doctors_database_check(own_postgres, place: Path,
     assert (down.status_code, down.json()) == (503, {"status": "error",
                                                      "database": "unreachable"})
     assert [r.getMessage() for r in caplog.records if r.name == "bot.web.queries"] == [
-        f"healthz: fail database {url}: cannot reach the database {url}: connection refused: "
-        f"is PostgreSQL running? `pg_isready -h 127.0.0.1 -p {pg.port}` (or fix [storage] url "
-        f"in config.toml)"]
+        f"healthz: fail database {url}: connection refused: is PostgreSQL running? "
+        f"`pg_isready -h 127.0.0.1 -p {pg.port}` (or fix [storage] url in config.toml)"]
     assert client.get("/healthz").status_code == 200  # back once the server is
     store.close()
