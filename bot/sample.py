@@ -212,7 +212,7 @@ def write_sample(folder: Path, seed: int = 2026) -> SampleInfo:
 
     from bot.folders import ensure_folder
 
-    ensure_folder(folder, "the synthetic sample", "the sample portal's path")
+    ensure_folder(folder, "the synthetic sample", "its portal's path in config.toml")
     rng = np.random.default_rng(seed)
     days = [SAMPLE_FIRST_DAY + timedelta(days=i)
             for i in range((SAMPLE_AS_OF - SAMPLE_FIRST_DAY).days + 1)]
