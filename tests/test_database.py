@@ -291,6 +291,20 @@ def test_a_database_folder_on_a_read_only_mount_is_one_line(place: Path) -> None
     assert files(state) == saved and rows(url) == before
 
 
+def test_a_database_file_citycrier_may_not_write_is_one_line(place: Path) -> None:
+    cfg = write_config(place, "sqlite:///state/citycrier.db")
+    db = place / "state" / "citycrier.db"
+    add_draft(f"sqlite:///{db}")
+    before = rows(f"sqlite:///{db}")
+    (place / "state").chmod(0o777)  # the folder is writable; the file is not
+    db.chmod(0o444)
+    assert_one_line(citycrier(cfg, "approve", "1", "--as", "dana", unprivileged=True), (
+        f"citycrier needs to read and write {db}, the database (fix its owner or "
+        f"permissions)"))
+    (place / "state").chmod(0o755)
+    assert rows(f"sqlite:///{db}") == before
+
+
 def test_a_read_only_outbox_folder_keeps_the_thread_to_publish_later(place: Path) -> None:
     cfg = write_config(place, "sqlite:///state/citycrier.db")
     for folder in ("state", "outbox"):
