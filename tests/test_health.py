@@ -1,7 +1,8 @@
 """`citycrier doctor` and the checks behind it (bot/health.py): the database and its schema,
 the folders, each portal's host (a real HTTP server on loopback, and a port nobody listens
-on), each account's login (the real PDS), each schedule's next run; one line each, a
-summary, exit 1 when any fails; and nothing in the store changes.
+on), each account's login (the X fake, which checks every request against X's spec), each
+schedule's next run; one line each, a summary, exit 1 when any fails; and nothing in the
+store changes.
 """
 # ruff: noqa: F811
 
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,12 +27,10 @@ from bot import schema
 from bot.cli import main
 from bot.health import check_database
 from bot.store import Store
-from tests.publish.conftest import (  # noqa: F401 (pds, bsky: the fixtures)
-    BSKY_ENV,
-    PdsAccount,
-    bluesky_account_toml,
-    bsky,
-    pds,
+from tests.publish.conftest import (  # noqa: F401 (x_live: the fixture)
+    X_ENVS,
+    x_account_toml,
+    x_live,
 )
 from tests.test_cli_ops import write_config
 
@@ -102,11 +102,14 @@ def test_doctor_on_a_new_install_passes_and_creates_nothing(tmp_path: Path,
     assert not (tmp_path / "state").exists() and not (tmp_path / "outbox").exists()
 
 
-@pytest.mark.pds
+@pytest.mark.spec
 def test_doctor_says_what_works_and_what_does_not_one_line_each(
-        tmp_path: Path, sample_dir: Path, bsky: PdsAccount, portal_host: str,
+        tmp_path: Path, sample_dir: Path, x_live: Any, portal_host: str,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv(BSKY_ENV, bsky.password)
+    from x_fake import CREDENTIALS
+
+    for name, value in zip(X_ENVS, CREDENTIALS, strict=True):
+        monkeypatch.setenv(name, value)
     monkeypatch.delenv(UNSET_ENV, raising=False)
     port = dead_port()
     cfg = project(tmp_path, sample_dir, textwrap.dedent(f"""\
@@ -116,8 +119,12 @@ def test_doctor_says_what_works_and_what_does_not_one_line_each(
         [portals.gone]
         kind = "ckan"
         url = "http://127.0.0.1:{port}"
-        """) + bluesky_account_toml("cityhall", bsky)
-        + bluesky_account_toml("parks", bsky, password_env=UNSET_ENV))
+        """) + x_account_toml("cityhall", x_live.base_url) + textwrap.dedent(f"""\
+        [accounts.parks]
+        platform = "bluesky"
+        handle = "parks.example.gov"
+        app_password_env = "{UNSET_ENV}"
+        """))
     store = Store(f"sqlite:///{tmp_path / 'state' / 'citycrier.db'}")
     store.close()
     db = tmp_path / "state" / "citycrier.db"
@@ -133,7 +140,7 @@ def test_doctor_says_what_works_and_what_does_not_one_line_each(
         f"ok   portal sample: folder {sample_dir} is there",
         f"fail portal gone: 127.0.0.1:{port} does not answer: [Errno 111] Connection refused "
         f"(check [portals.gone] url, and the network from here)",
-        f"ok   account cityhall (bluesky): logged in as {bsky.handle}",
+        "ok   account cityhall (x): logged in as cityhall",
         f"fail account parks (bluesky): bluesky account 'parks': environment variable "
         f"{UNSET_ENV} is not set (set it in the environment or in .env)",
         f"ok   schedule daily (0 9 * * *): next run {next_nine(datetime.now(TZ))}"]
