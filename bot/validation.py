@@ -23,6 +23,7 @@ from bot.settings import Config, Recipe
 # what every thread template sees, besides the recipe's own breakdowns and series
 CONTEXT_NAMES = frozenset({"recipe", "period", "as_of", "total", "breakdowns", "series",
                            "goal", "source", "platform", "chart"})
+_JINJA_NAMES = ("loop", "self", "super", "caller", "varargs", "kwargs")  # Jinja2's own
 
 
 def template_problems(config: Config, recipes: Mapping[str, Recipe]) -> list[Problem]:
@@ -98,18 +99,35 @@ def _parse(env: Any, path: Path, problems: list[Problem]) -> Any:
 
 
 def _unknown_names(tree: Any, known: set[str] | frozenset[str]) -> list[tuple[str, int]]:
-    """Names the template reads but neither defines nor gets: (name, first line). A name
-    the template asks `is defined` about is its own business."""
-    from jinja2 import meta, nodes
+    """Names the template reads but neither sets anywhere nor gets: (name, first line).
 
-    guarded = {t.node.name for t in tree.find_all(nodes.Test)  # {% if x is defined %}
-               if t.name in ("defined", "undefined") and isinstance(t.node, nodes.Name)}
-    undeclared = meta.find_undeclared_variables(tree) - known - guarded
-    first: dict[str, int] = {}
-    for node in tree.find_all(nodes.Name):
-        if node.name in undeclared and node.ctx == "load":
-            first.setdefault(node.name, node.lineno)
-    return sorted(first.items(), key=lambda item: (item[1], item[0]))
+    One walk over the tree (Jinja2's `meta.find_undeclared_variables` compiles the template
+    and took most of `check`'s time): a name set anywhere (`set`, `for`, a macro and its
+    parameters, an import) counts as set everywhere, so scoping never causes a false alarm.
+    A name the template asks `is defined` about is its own business."""
+    from jinja2 import nodes
+
+    loaded: dict[str, int] = {}
+    declared = set(_JINJA_NAMES)
+    kinds = (nodes.Name, nodes.Test, nodes.Macro, nodes.Import, nodes.FromImport)
+    for node in tree.find_all(kinds):
+        if isinstance(node, nodes.Name):
+            if node.ctx == "load":
+                loaded.setdefault(node.name, node.lineno)
+            else:  # store, param
+                declared.add(node.name)
+        elif isinstance(node, nodes.Test):
+            if node.name in ("defined", "undefined") and isinstance(node.node, nodes.Name):
+                declared.add(node.node.name)
+        elif isinstance(node, nodes.Macro):
+            declared.add(node.name)
+        elif isinstance(node, nodes.Import):
+            declared.add(node.target)
+        else:
+            declared.update(n if isinstance(n, str) else n[1] for n in node.names)
+    unknown = [(name, line) for name, line in loaded.items()
+               if name not in declared and name not in known]
+    return sorted(unknown, key=lambda item: (item[1], item[0]))
 
 
 def _chart_calls(tree: Any) -> list[tuple[str, int]]:

@@ -14,7 +14,9 @@ def test_loops_sets_macros_globals_and_guarded_names_are_not_problems(project: P
         "{% for x in top_types %}{{ loop.index }}. {{ x.label }}{% endfor %}\n"
         "{% set n = total.value %}{{ n | number }} {{ change(1, 2, period.versus) }}\n"
         "{% macro say(a) %}{{ a }}{% endmacro %}{{ say(recipe.noun) }} {{ range(2) | list }}\n"
-        "{% if extra is defined %}{{ extra }}{% endif %}{{ chart(\"top_requests\") }}\n")
+        "{% if extra is defined %}{{ extra }}{% endif %}{{ chart(\"top_requests\") }}\n"
+        "{% import \"parts.j2\" as parts %}{% from \"parts.j2\" import line as say_line %}"
+        "{{ parts.intro() }} {{ say_line(source.label) }}\n")
     config = load_config(project / "config.toml")
     assert template_problems(config, load_recipes(config)) == []
 
