@@ -132,6 +132,7 @@ def main(config_path: Path | None, verbose: bool) -> None:
 
 # registering the commands on `main` (each module imports only click and light modules)
 from bot import (  # noqa: E402,F401
+    cli_check,
     cli_commands,
     cli_desk,
     cli_engagement,
