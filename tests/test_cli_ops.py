@@ -186,8 +186,10 @@ def test_tick_twice_drafts_once_and_says_so(tmp_path: Path, sample_dir: Path) ->
     again = runner.invoke(main, ["tick", "--config", str(cfg), "--now", "2026-10-05T09:06",
                                  "--json"])
     assert again.exit_code == 0, again.output
-    assert json.loads(again.stdout) == {"now": "2026-10-05T14:06:00+00:00", "slots": [],
-                                        "expired": [], "published": [], "errors": []}
+    assert json.loads(again.stdout) == {
+        "now": "2026-10-05T14:06:00+00:00", "slots": [], "expired": [], "published": [],
+        "errors": [], "engagement": {"readings": 0, "replies": 0, "deleted": 0, "paused": [],
+                                     "errors": []}}
     late = runner.invoke(main, ["tick", "--config", str(cfg), "--now", "2026-10-05T10:06"])
     assert late.stdout == ("tick at 2026-10-05 10:06 CDT\n"
                            "  expired    draft 1 (its slot passed unapproved)\n")
