@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the test suite's real servers need, idempotently:
 #   Debian: postgresql (a real PostgreSQL), chromium (a real browser for Playwright)
-#   npm:    @atproto/pds + @did-plc/server (a real Bluesky PDS), Koop (a real ArcGIS server)
+#   npm:    @atproto/pds + @did-plc/server (a real Bluesky PDS), @atproto/dev-env (a real
+#           Bluesky app view: PLC + PDS + @atproto/bsky), Koop (a real ArcGIS server)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
