@@ -80,20 +80,36 @@ def due_posts(posts: Iterable[Published], latest: Mapping[tuple[int, str, int], 
     return [(post, point) for _, post, point in out]
 
 
+READ_PLATFORMS = ("x", "bluesky")  # platforms with a reader (engagement/NAME.py)
+
+
+def reads(account: AccountConfig) -> bool:
+    """Whether an account's posts are read back: a platform with a reader, and on X only
+    with ``read_metrics = true`` (reads cost money there)."""
+    return account.platform in READ_PLATFORMS and (account.platform != "x"
+                                                   or account.read_metrics)
+
+
 def reader_for(config: Config, account: AccountConfig) -> Any:
-    """The reader of one account, or None when the account does not read (X without
-    ``read_metrics = true``)."""
+    """The reader of one account, or None when the account does not read (see `reads`)."""
+    if not reads(account):
+        return None
     if account.platform == "x":
-        if not account.read_metrics:
-            return None
         from bot.engagement.x import XReader
 
         return XReader(account)
-    if account.platform == "bluesky":
-        from bot.engagement.bluesky import BlueskyReader
+    from bot.engagement.bluesky import BlueskyReader
 
-        return BlueskyReader(account, config.state_dir)
-    return None
+    return BlueskyReader(account, config.state_dir)
+
+
+def _reads(config: Config, name: str, readers: Mapping[str, Any] | None) -> bool:
+    """Whether an account's posts are read: a reader given for it, or a configured account
+    that reads (Bluesky; X with read_metrics = true)."""
+    if readers is not None and name in readers:
+        return True
+    account = config.accounts.get(name)
+    return account is not None and reads(account)
 
 
 def read_due(config: Config, store: Store, now: datetime, *,
@@ -112,19 +128,19 @@ def read_due(config: Config, store: Store, now: datetime, *,
         latest = marks.latest_points({p.draft_id for p in posts})
         todo = list(due_posts(posts, latest, now, settings.read_after))
     last = _last_posts(posts)
-    todo = todo[:limit or settings.per_pass]
     report = ReadReport()
     paused = marks.paused(now)
+    report.paused = [f"{name} until {paused[name]:%Y-%m-%d %H:%M %Z}"
+                     for name in sorted({p.account for p, _ in todo} & set(paused))]
+    # posts no pass will read (paused, not opted in, no longer configured) use no budget
+    todo = [(p, point) for p, point in todo if p.account not in paused
+            and _reads(config, p.account, readers)][:limit or settings.per_pass]
     by_account: dict[str, list[tuple[Published, int | None]]] = {}
     for post, point in todo:
         by_account.setdefault(post.account, []).append((post, point))
     for name, items in by_account.items():
-        if name in paused:
-            report.paused.append(f"{name} until {paused[name]:%Y-%m-%d %H:%M %Z}")
-            continue
-        account = config.accounts.get(name)
         given = (readers or {}).get(name)
-        reader = given or (reader_for(config, account) if account else None)
+        reader = given or reader_for(config, config.accounts[name])
         if reader is None:
             continue
         try:

@@ -185,3 +185,18 @@ def test_replies_are_kept_once_and_deleted_after_retention_only_those(setup: Any
     report = read_due(config, store, T0 + timedelta(days=31), readers={"hall": reader})
     assert (report.deleted, marks.replies(draft)) == (1, {})
     assert len(marks.readings([draft])) == 2  # readings are kept: only replies expire
+
+
+def test_posts_no_pass_reads_use_none_of_the_budget(setup: Any) -> None:
+    """An X account without read_metrics, an account gone from config.toml and a paused
+    account: their due posts never crowd out the ones that can be read."""
+    config, store, clock = setup
+    for n, account in enumerate(("gone", "paused")):
+        published_draft(store, "bluesky", account, [f"{account}{i}" for i in range(40)], T0,
+                        period_key=f"old{n}")
+    EngagementStore(store).pause("paused", "bluesky", T0 + timedelta(days=30), "429")
+    later = published_draft(store, "bluesky", "hall", ["a", "b"], T0 + timedelta(minutes=5),
+                            period_key="new")
+    report = read_due(config, store, T0 + timedelta(hours=2), readers={"hall": Reader()})
+    assert report.readings == 2 and len(_points(store, later)) == 2
+    assert report.paused == ["paused until 2026-04-01 15:00 UTC"]
