@@ -3,9 +3,12 @@
 ``app.bsky.*`` calls to its app view.
 
 The reader is the account's own BlueskyClient (saved session, same errors, a 429 becomes
-RateLimited with the PDS's reset time). A thread's own posts reply to one another, so the
-replies kept are those by other accounts; a resident's reply to a reply is kept too, but the
-walk never descends through the city's own posts (their replies belong to those posts).
+RateLimited with the PDS's reset time); when a successful answer says no calls remain
+(``ratelimit-remaining: 0``), the reader says until when it must rest.
+
+A thread's own posts reply to one another, so the replies kept are those by other accounts;
+a resident's reply to a reply is kept too, but the walk never descends through the city's
+own posts (their replies belong to those posts).
 
 Example::
 
@@ -16,11 +19,12 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from atproto import Client, models
+from atproto_client.models.utils import get_response_model
 
 from bot.engagement import Counts, Published, Reply
 from bot.publish.bluesky import BlueskyClient
@@ -34,14 +38,21 @@ class BlueskyReader(BlueskyClient):
 
     batch = BATCH
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.rest_until: datetime | None = None  # set when the PDS says no calls remain
+
     def read_counts(self, posts: Sequence[Published]) -> dict[str, Counts]:
         """Each post's counts by record key (posts the app view no longer has are left out)."""
         if not 0 < len(posts) <= BATCH:
             raise ValueError(f"read 1 to {BATCH} posts a call, not {len(posts)}")
         keys = {p.uri: p.remote_id for p in posts}
         params = models.AppBskyFeedGetPosts.Params(uris=list(keys))
-        answer = self._call(f"read the counts of {len(posts)} posts",
-                            lambda c: c.app.bsky.feed.get_posts(params), write=False)
+        response = self._call(f"read the counts of {len(posts)} posts", lambda c: c.invoke_query(
+            "app.bsky.feed.getPosts", params=params, output_encoding="application/json"),
+            write=False)
+        self.rest_until = rest_until(response.headers)
+        answer = get_response_model(response, models.AppBskyFeedGetPosts.Response)
         return {keys[view.uri]: Counts(likes=view.like_count or 0,
                                        reposts=view.repost_count or 0,
                                        replies=view.reply_count or 0,
@@ -61,6 +72,21 @@ class BlueskyReader(BlueskyClient):
         out: list[Reply] = []
         _walk(answer.thread, self._did, post.post_index, out)
         return sorted(out, key=lambda r: (r.written_at, r.remote_id))
+
+
+def rest_until(headers: Mapping[str, str]) -> datetime | None:
+    """When no calls remain in the PDS's window (``ratelimit-remaining: 0``), its end.
+
+    >>> rest_until({"ratelimit-remaining": "0", "ratelimit-reset": "1767225600"})
+    datetime.datetime(2026, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    >>> rest_until({"ratelimit-remaining": "12", "ratelimit-reset": "1767225600"}) is None
+    True
+    """
+    lower = {k.lower(): str(v).strip() for k, v in headers.items()}
+    reset = lower.get("ratelimit-reset", "")
+    if lower.get("ratelimit-remaining") == "0" and reset.isdigit():
+        return datetime.fromtimestamp(int(reset), UTC)
+    return None
 
 
 def _walk(node: Any, own_did: str, index: int, out: list[Reply]) -> None:

@@ -18,7 +18,7 @@ from atproto_client.exceptions import BadRequestError
 
 from bot.config import load_config
 from bot.engagement import Counts, Published, Reply
-from bot.engagement.bluesky import BlueskyReader
+from bot.engagement.bluesky import BlueskyReader, rest_until
 from bot.engagement.readback import read_due
 from bot.engagement.store import EngagementStore
 from bot.publish.runner import publish_due
@@ -108,3 +108,15 @@ def test_counts_and_the_reply_read_back_equal_what_a_resident_did(
     assert abs((reply.written_at - now).total_seconds()) < 120
     assert EngagementStore(store).replies(draft_id).keys() == {("bluesky", 0)}
     store.close()
+
+
+def test_no_calls_left_says_until_when_to_rest() -> None:
+    import doctest
+
+    from bot.engagement import bluesky
+
+    assert rest_until({"RateLimit-Remaining": "0", "RateLimit-Reset": "1767225600"}) == \
+        datetime(2026, 1, 1, tzinfo=UTC)
+    assert rest_until({"ratelimit-remaining": "1", "ratelimit-reset": "1767225600"}) is None
+    assert rest_until({}) is None
+    assert doctest.testmod(bluesky).failed == 0
