@@ -8,8 +8,9 @@ no reading yet, so after downtime a post gets one late reading, never a burst of
 Posts are read per account, in the platform's batches (X 100 ids a call, Bluesky 25 uris).
 A batch's readings are written in one transaction after the call answered; a call that fails
 writes nothing, is logged and recorded (``citycrier status``), and the same posts are due
-again at the next pass. A rate limit (the platform's 429, or X's ``x-rate-limit-remaining:
-0``) pauses the account's reading until the time the platform gives. Reading never touches
+again at the next pass. A rate limit (the platform's 429, or a successful answer saying no
+calls remain: X's ``x-rate-limit-remaining: 0``, Bluesky's ``ratelimit-remaining: 0``)
+pauses the account's reading until the time the platform gives. Reading never touches
 a draft. Replies are fetched with each reading of a post that has any, kept
 ``retention_days`` after they were written, then deleted.
 
