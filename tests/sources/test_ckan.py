@@ -143,7 +143,8 @@ def test_freshness_is_the_packages_metadata_modified(ckan_fake: CKANFake) -> Non
     assert src.last_updated("baltimore-311") == expected  # a package id works too
     assert [c["id"] for c in calls(ckan_fake, "resource_show")] == [RESOURCE, "baltimore-311"]
     info = src.describe(RESOURCE)
-    assert info.columns == tuple(FIELDS)
+    plain = {"text": "text", "timestamp": "date", "int": "number", "numeric": "number"}
+    assert info.columns == tuple((n, n, plain[k]) for n, k in FIELDS)
     assert (info.row_count, info.title, info.last_updated) == (
         3000, "311 Customer Service Requests", expected)
 

@@ -74,8 +74,7 @@ def test_measures_skip_nulls_and_text() -> None:
           for kind in ("sum", "mean", "count_distinct")}
     assert by == {"sum": (("a", 6.0), ("b", 6.0)), "mean": (("a", 3.0), ("b", 3.0)),
                   "count_distinct": (("a", 2.0), ("b", 2.0))}
-    assert aggregate_records([], Query("x", measure=Measure("mean", "v")), "UTC") == (
-        ("", 0.0),)
+    assert aggregate_records([], Query("x", measure=Measure("mean", "v")), "UTC") == ()
 
 
 def test_orders_ties_and_top() -> None:
