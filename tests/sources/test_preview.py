@@ -262,6 +262,29 @@ def test_check_refuses_non_finite_numbers_naming_the_recipe_and_key(portals: Por
     assert "no column" not in err and "no incidents" not in err
 
 
+def test_check_refuses_toml_nan_and_inf_and_an_empty_list(tmp_path: Path) -> None:
+    write_file_portal(tmp_path / "data")
+    (tmp_path / "posts").mkdir()
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "t.j2").write_text(TEMPLATE, encoding="utf-8")
+    (tmp_path / "config.toml").write_text('timezone = "America/Chicago"\n[portals.file]\n'
+                                          'kind = "file"\npath = "data"\n', encoding="utf-8")
+    project = Portals(tmp_path, None, None, tmp_path)  # type: ignore[arg-type]
+    project.recipe("odd", "file", source="where = { mag = nan, kind = [] }\n"
+                                         "[[source.filters]]\nfield = \"mag\"\nop = \"<\"\n"
+                                         "value = -inf\n")
+    code, out, err = project.run("check")
+    path = tmp_path / "posts" / "odd.toml"
+    assert (code, out) == (1, "")
+    assert err.splitlines()[:3] == [
+        f"{path}: source.where.mag: nan is not a finite number (write a finite number: a "
+        f"portal reads NaN or infinity as a column name, or matches nothing)",
+        f"{path}: source.where.kind: is an empty list, which matches nothing (list at least "
+        f"one value, or remove the filter)",
+        f"{path}: source.filters[0].value: -inf is not a finite number (write a finite "
+        f"number: a portal reads NaN or infinity as a column name, or matches nothing)"]
+
+
 # -- 5: booleans -------------------------------------------------------------------------------
 
 @pytest.mark.koop
