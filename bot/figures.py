@@ -161,11 +161,12 @@ def compute_figures(recipe: Recipe, period: Period, source: Source) -> Figures:
             ans = _ask(source, asked, q)
             pushed &= ans.pushed_down
             before = ans.as_dict()
+        missing = None if src.measure.kind == "mean" else 0.0  # a mean over nothing: no value
         items = []
         for rank, (key, value) in enumerate(top.rows, start=1):
             items.append(Item(
                 key=key, label=recipe.labels.get(key, key), value=value,
-                previous=before.get(key, 0.0) if period.previous is not None else None,
+                previous=before.get(key, missing) if period.previous is not None else None,
                 share=(value / total.value) if total.value else 0.0, rank=rank))
         breakdowns[b.name] = tuple(items)
 

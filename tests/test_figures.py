@@ -121,3 +121,14 @@ def test_a_mean_over_nothing_before_is_not_comparable():
                                                        measure=Measure("mean", "mag"))),
                               PERIOD, RecordingSource({}))
     assert nothing.has_data is False
+
+
+def test_a_mean_breakdown_group_with_nothing_before_has_no_previous_value():
+    src = RecordingSource({("2026-10-01", ""): [("", 3.0)], ("2026-09-01", ""): [("", 2.0)],
+                           ("2026-10-01", "crime"): [("THEFT", 4.0), ("FRAUD", 2.0)],
+                           ("2026-09-01", "crime"): [("THEFT", 1.0)]})
+    mean = SourceSpec("p", "incidents", "date", "last_month", measure=Measure("mean", "mag"))
+    f = compute_figures(recipe(source=mean, breakdowns=(Breakdown("top", "crime", 2),)),
+                        PERIOD, src)
+    assert [(it.key, it.previous) for it in f.breakdowns["top"]] == [("THEFT", 1.0),
+                                                                     ("FRAUD", None)]
