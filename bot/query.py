@@ -158,7 +158,12 @@ class Query:
                 f"{self.end:%Y-%m-%d %H:%M})"
             )
         for f in self.filters:
-            parts.append(f"and {f.field} {f.op} {f.value!r}")
+            if f.or_null and not f.values:
+                parts.append(f"and {f.field} is null")
+            elif f.or_null:  # the "(blank)" group asked for beside the others
+                parts.append(f"and ({f.field} in {f.values!r} or {f.field} is null)")
+            else:
+                parts.append(f"and {f.field} {f.op} {f.value!r}")
         if self.group_by:
             parts.append(f"by {self.group_by}")
         if self.bucket:

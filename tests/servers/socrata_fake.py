@@ -289,9 +289,8 @@ class SoqlTranslator:
             zone = args[1][0][1]
             try:
                 ZoneInfo(zone.strip("'"))
-            except (ValueError, KeyError) as exc:
-                raise SoqlError(400, {"message": f"Unknown time zone {zone}", "errorCode":
-                                      "query.execution.unknown-time-zone"}) from exc
+            except (ValueError, KeyError) as exc:  # the real answer is not recorded: a 400
+                raise malformed(self.text, args[1][0][2], f"unknown time zone {zone}") from exc
             inner = f"to_floating({inner}, {zone})"
         elif name == "to_floating_timestamp" or inner_kind == FIXED or len(args) > 2:
             raise type_mismatch(name, inner_kind, position)  # one-argument trunc: floating only

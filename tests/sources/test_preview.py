@@ -118,14 +118,16 @@ def write_koop_layer(folder: Path) -> None:
     for n, (when, kind, mag, verified) in enumerate(ROWS, start=1):
         utc = local(when).astimezone(ZoneInfo("UTC")).strftime("%Y-%m-%dT%H:%M:%S.000Z")
         features.append({"type": "Feature", "geometry": None, "properties": {
-            "OBJECTID": n, "occurred": utc, "kind": kind, "mag": mag, "verified": int(verified)}})
+            "OBJECTID": n, "occurred": utc, "kind": kind, "mag": mag, "verified": int(verified),
+            "reviewed": "true" if verified else "false"}})
     body = {"type": "FeatureCollection",
             "metadata": {"name": "Incidents", "idField": "OBJECTID", "maxRecordCount": 1000,
                          "fields": [{"name": "OBJECTID", "type": "Integer"},
                                     {"name": "occurred", "type": "Date", "alias": "Date & Time"},
                                     {"name": "kind", "type": "String"},
                                     {"name": "mag", "type": "Double"},
-                                    {"name": "verified", "type": "SmallInteger"}]},
+                                    {"name": "verified", "type": "SmallInteger"},
+                                    {"name": "reviewed", "type": "String"}]},
             "features": features}
     (folder / "issue9_incidents.geojson").write_text(json.dumps(body), encoding="utf-8")
 
@@ -305,6 +307,11 @@ def test_booleans_filter_in_each_portals_own_form(portals: Portals, portal: str)
     if portal == "ckan":
         sql = [p["sql"] for name, p in portals.ckan.calls if name == "datastore_search_sql"]
         assert sql[-1].endswith(' AND "verified" = FALSE LIMIT 1')
+    if portal == "arcgis":  # no boolean type: 1/0 in a number field, quoted in a text one
+        portals.recipe("text", portal, source="where = { reviewed = true }")
+        code, out, err = portals.preview("text")
+        assert (code, err) == (0, ""), err
+        assert first_post(out) == "3.0 incidents; before: 2.0."
 
 
 # -- 6: the portal's own words when its metadata and its query engine disagree ---------------
@@ -366,7 +373,7 @@ def test_sources_describe_shows_names_display_names_and_plain_types(portals: Por
     code, out, err = portals.run("sources", "describe", "arcgis", DATASETS["arcgis"])
     assert out.splitlines()[2:] == [
         "  OBJECTID  number", '  occurred  date    "Date & Time"', "  kind      text",
-        "  mag       number", "  verified  number"]
+        "  mag       number", "  verified  number", "  reviewed  text"]
     code, out, err = portals.run("sources", "describe", "ckan", DATASETS["ckan"])
     assert out.splitlines()[-4:] == ["  occurred  date", "  kind      text",
                                      "  mag       number", "  verified  boolean"]
