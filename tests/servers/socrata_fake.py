@@ -211,7 +211,7 @@ class SoqlTranslator:
                 column = v.strip("`")
                 if column in self.names:
                     kind = self.ds.type_of(column)
-                    compared = nxt in _COMPARE or nxt.lower() == "between"
+                    compared = nxt in _COMPARE
                     sql.append(f'instant("{column}")' if kind == FIXED and compared
                                else '"' + column + '"')
                 elif allow_alias and column in self.aliases:
