@@ -226,7 +226,7 @@ class SoqlTranslator:
                 kind = "number"
             elif t == "op":
                 sql.append("<>" if v == "!=" else v)
-            elif t == "str" and kind == FIXED and i and toks[i - 1][1] in _COMPARE | {"and"}:
+            elif t == "str" and kind == FIXED and i and toks[i - 1][1] in _COMPARE:
                 sql.append(f"instant({v})")
             else:
                 depth += {"(": 1, ")": -1}.get(v, 0)
