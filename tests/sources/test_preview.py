@@ -165,6 +165,18 @@ def portals(tmp_path: Path, koop: KoopServer, baltimore_311_geojson: Path) -> It
         yield Portals(tmp_path, socrata, ckan, baltimore_311_geojson)
 
 
+def one_portal(root: Path, portal: str, fake: SocrataFake | None = None) -> Portals:
+    """A project with one portal: the file portal, or the given Socrata fake."""
+    (root / "posts").mkdir()
+    (root / "templates").mkdir()
+    (root / "templates" / "t.j2").write_text(TEMPLATE, encoding="utf-8")
+    section = (f'kind = "socrata"\nurl = "{fake.url}"\nretries = 0\n' if fake is not None
+               else 'kind = "file"\npath = "data"\n')
+    (root / "config.toml").write_text(f'timezone = "America/Chicago"\n[portals.{portal}]\n'
+                                      f"{section}", encoding="utf-8")
+    return Portals(root, fake, None, root)  # type: ignore[arg-type]
+
+
 def soql_wheres(fake: SocrataFake) -> list[str]:
     return [r.params.get("$where", "") for r in fake.requests if r.path.startswith("/resource/")]
 
@@ -266,12 +278,7 @@ def test_check_refuses_non_finite_numbers_naming_the_recipe_and_key(portals: Por
 
 def test_check_refuses_toml_nan_and_inf_and_an_empty_list(tmp_path: Path) -> None:
     write_file_portal(tmp_path / "data")
-    (tmp_path / "posts").mkdir()
-    (tmp_path / "templates").mkdir()
-    (tmp_path / "templates" / "t.j2").write_text(TEMPLATE, encoding="utf-8")
-    (tmp_path / "config.toml").write_text('timezone = "America/Chicago"\n[portals.file]\n'
-                                          'kind = "file"\npath = "data"\n', encoding="utf-8")
-    project = Portals(tmp_path, None, None, tmp_path)  # type: ignore[arg-type]
+    project = one_portal(tmp_path, "file")
     project.recipe("odd", "file", source="where = { mag = nan, kind = [] }\n"
                                          "[[source.filters]]\nfield = \"mag\"\nop = \"<\"\n"
                                          "value = -inf\n")
@@ -320,13 +327,7 @@ def test_a_column_the_metadata_lists_but_the_query_engine_refuses(tmp_path: Path
     with SocrataFake() as fake:
         load_socrata(fake)
         fake.unqueryable = {"kind"}
-        (tmp_path / "posts").mkdir()
-        (tmp_path / "templates").mkdir()
-        (tmp_path / "templates" / "t.j2").write_text(TEMPLATE, encoding="utf-8")
-        (tmp_path / "config.toml").write_text(
-            f'timezone = "America/Chicago"\n[portals.socrata]\nkind = "socrata"\n'
-            f'url = "{fake.url}"\nretries = 0\n', encoding="utf-8")
-        project = Portals(tmp_path, fake, None, tmp_path)  # type: ignore[arg-type]
+        project = one_portal(tmp_path, "socrata", fake)
         project.recipe("kinds", "socrata", extra='[breakdowns.kinds]\ngroup_by = "kind"\n')
         code, out, err = project.preview("kinds")
     assert (code, out) == (1, "")
@@ -386,13 +387,7 @@ def test_a_broken_json_answer_says_try_again_not_check_the_url(tmp_path: Path) -
     with SocrataFake() as fake:
         load_socrata(fake)
         fake.broken_json = 10
-        (tmp_path / "posts").mkdir()
-        (tmp_path / "templates").mkdir()
-        (tmp_path / "templates" / "t.j2").write_text(TEMPLATE, encoding="utf-8")
-        (tmp_path / "config.toml").write_text(
-            f'timezone = "America/Chicago"\n[portals.socrata]\nkind = "socrata"\n'
-            f'url = "{fake.url}"\nretries = 0\n', encoding="utf-8")
-        project = Portals(tmp_path, fake, None, tmp_path)  # type: ignore[arg-type]
+        project = one_portal(tmp_path, "socrata", fake)
         project.recipe("count", "socrata")
         code, out, err = project.preview("count")
     assert (code, out) == (1, "")
