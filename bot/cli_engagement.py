@@ -121,8 +121,12 @@ def report(ctx: click.Context, config_path: Path | None, since_text: str, as_jso
             click.secho("no chart: no thread was read 24 hours after posting yet", err=True,
                         fg="yellow")
             return
-        chart_path.write_bytes(chart.png)
-        chart_path.with_suffix(".txt").write_text(chart.alt + "\n", encoding="utf-8")
+        try:
+            chart_path.write_bytes(chart.png)
+            chart_path.with_suffix(".txt").write_text(chart.alt + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise BotError(f"cannot write the chart to {chart_path}: {exc.strerror} (choose "
+                           "another --chart path)") from exc
         if not as_json:
             click.echo(f"chart: {chart_path} (alt text: {chart_path.with_suffix('.txt')})")
 

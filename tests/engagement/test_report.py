@@ -157,3 +157,13 @@ def test_the_weekly_digest_goes_to_notify_once_a_week(project: Any, webhook: Any
     assert webhook[1]["text"].splitlines()[2] == \
         "  calls   bluesky         1     1      1        0        0"
     assert [r["outcome"] for r in store.runs(":digest")] == ["sent", "sent"]
+
+
+def test_a_chart_path_that_cannot_be_written_is_one_line(project: Any, tmp_path: Path) -> None:
+    path, _, _ = project
+    where = tmp_path / "no" / "such" / "folder" / "c.png"
+    result = CliRunner().invoke(main, ["report", "--config", str(path), "--now",
+                                       NOW.isoformat(), "--chart", str(where)])
+    assert result.exit_code == 1
+    assert result.stderr == (f"Error: cannot write the chart to {where}: No such file or "
+                             "directory (choose another --chart path)\n")
