@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Engine,
     and_,
     create_engine,
@@ -98,9 +99,9 @@ class Store(Ledger):
             if path and path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             self.engine: Engine = create_engine(url, connect_args={"timeout": 30})
+            self.engine._connection_cls = _ReadingConnection  # type: ignore[misc]
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql(
-                "BEGIN IMMEDIATE"))
+            event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = create_engine(url, pool_pre_ping=True)
         if migrate:
@@ -365,6 +366,27 @@ class Store(Ledger):
 def _lock_key(*parts: str) -> int:
     """A stable 32-bit advisory-lock key for a tuple of strings."""
     return zlib.crc32("\x1f".join(parts).encode()) - 2**31
+
+
+class _ReadingConnection(Connection):
+    """A connection that knows how its transaction began. `engine.begin()` (and an explicit
+    `conn.begin()`) is a write: on SQLite it takes the write lock at once (BEGIN IMMEDIATE),
+    so a read-then-write never fails half-way on a lock. A transaction begun implicitly by
+    the first statement on `engine.connect()` is a read: a deferred BEGIN, which in WAL mode
+    never waits on a writer nor makes one wait."""
+
+    reading = False
+
+    def _autobegin(self) -> None:
+        self.reading = True
+        try:
+            super()._autobegin()
+        finally:
+            self.reading = False
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN" if getattr(conn, "reading", False) else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

@@ -387,3 +387,46 @@ def test_a_database_newer_than_the_code_is_refused(url: str, store: Store) -> No
         Store(url)
     with store.engine.connect() as conn:
         assert conn.execute(select(func.max(schema.schema_version.c.version))).scalar() == 99
+
+
+def test_desk_readers_do_not_wait_on_a_publishing_writer(tmp_path: Path) -> None:
+    """SQLite: while a publisher holds the write lock (BEGIN IMMEDIATE, mid-transaction), two
+    desk readers, each with its own store as a separate process would have, read the queue and
+    a draft and finish; the writer then commits. A read that took the write lock would wait
+    out the 30 s busy timeout and the writer would give up waiting for the readers first."""
+    url = f"sqlite:///{tmp_path / 'citycrier.db'}"
+    writer = Store(url, clock=lambda: NOW)
+    draft_id = writer.create_draft(new_draft(state=APPROVED, slot=NOW - timedelta(minutes=1)))[0]
+    readers = [Store(url, clock=lambda: NOW) for _ in range(2)]
+    holding, done = threading.Event(), threading.Barrier(3, timeout=10)
+    seen: list[tuple[int, str]] = []
+
+    def read(store: Store) -> None:
+        holding.wait(timeout=10)
+        queue = store.list_drafts(limit=50)
+        seen.append((len(queue), store.get_draft(draft_id).state))
+        done.wait()
+
+    def publish() -> None:
+        with writer.engine.begin() as conn:  # the write lock, held across the readers' reads
+            conn.execute(update(schema.drafts).where(schema.drafts.c.id == draft_id).values(
+                state=PUBLISHING))
+            holding.set()
+            done.wait()  # raises BrokenBarrierError after 10 s if a reader is stuck
+
+    threads = [threading.Thread(target=read, args=(r,)) for r in readers]
+    threads.append(threading.Thread(target=publish))
+    errors: list[BaseException] = []
+    threading.excepthook = lambda args: errors.append(args.exc_value)  # type: ignore[assignment]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=40)
+    finally:
+        threading.excepthook = threading.__excepthook__
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    assert seen == [(1, APPROVED), (1, APPROVED)]  # the readers saw the last committed state
+    assert writer.get_draft(draft_id).state == PUBLISHING
+    for s in (writer, *readers):
+        s.close()
