@@ -217,13 +217,17 @@ def draft(ctx: click.Context, name: str, config_path: Path | None, as_of: str | 
 @main.command()
 @config_option
 @click.option("--state", "states", multiple=True, help="Only drafts in this state (repeatable).")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
+              help="Show at most this many drafts.")
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True,
+              help="Skip this many drafts first (the next page: --offset 50).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def queue(ctx: click.Context, config_path: Path | None, states: tuple[str, ...],
-          as_json: bool) -> None:
-    """List drafts, nearest slot first (default: the ones still open).
+          limit: int, offset: int, as_json: bool) -> None:
+    """List drafts, nearest slot first (default: the ones still open), a page at a time.
 
-    Example: citycrier queue --state pending_review
+    Example: citycrier queue --state pending_review --limit 20 --offset 20
     """
     from bot.store import OPEN_STATES, STATES
 
@@ -232,15 +236,19 @@ def queue(ctx: click.Context, config_path: Path | None, states: tuple[str, ...],
             raise BotError(f"{s!r} is not a state: use one of {', '.join(STATES)}")
     config = load(ctx, config_path)
     store = open_store(config)
-    drafts = store.list_drafts(states or OPEN_STATES)
+    wanted = states or OPEN_STATES
+    drafts = store.list_drafts(wanted, limit=limit, offset=offset)
     if as_json:
         click.echo(json.dumps([{
             "id": d.id, "recipe": d.recipe, "state": d.state, "slot_at": d.slot_at.isoformat(),
             "period": d.period_label, "reasons": list(d.reasons), "error": d.error}
             for d in drafts], indent=2))
         return
+    counts = store.count_by_state()
+    total = sum(counts.get(s, 0) for s in set(wanted))
     if not drafts:
-        click.echo("the queue is empty")
+        click.echo("the queue is empty" if not total else
+                   f"no drafts past --offset {offset}: the queue holds {total}")
     tz = ZoneInfo(config.timezone)
     for d in drafts:
         slot = d.slot_at.astimezone(tz).strftime("%a %b %d %H:%M")
@@ -248,6 +256,10 @@ def queue(ctx: click.Context, config_path: Path | None, states: tuple[str, ...],
         click.echo(f"{d.id:>5}  {d.state:<20} {slot}  {d.recipe}: {d.period_label}{flags}")
         if d.error:
             click.secho(f"       {d.error}", fg="yellow")
+    if drafts and (offset or len(drafts) < total):
+        more = (f"; next page: citycrier queue --offset {offset + limit}"
+                if offset + len(drafts) < total else "")
+        click.echo(f"drafts {offset + 1}-{offset + len(drafts)} of {total}{more}")
     last = store.last_runs()
     skipped = {k: v for k, v in last.items() if v["outcome"] in ("skipped", "failed")}
     for recipe, run in skipped.items():

@@ -150,6 +150,14 @@ def render(request: Request, template: str, status: int = 200, *, user: User | N
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def page_number(request: Request, name: str = "page") -> int:
+    """A page number from the query string: 1 when absent or not a number."""
+    try:
+        return max(1, min(int(request.query_params.get(name, "1")), 100_000))
+    except ValueError:
+        return 1
+
+
 def flash(request: Request, text: str, kind: str = "ok") -> None:
     """A message for the next page this person sees (kept in their session)."""
     request.scope["session"]["flash"] = {"kind": kind, "text": text}

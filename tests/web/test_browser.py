@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,18 +32,20 @@ TOO_LONG = ("Baltimore's 311 line took 139 requests last weekend, Oct. 31–Nov.
             "12% from the weekend before. Most were about rats, trash and alleys, and every one "
             "of them was logged by a city worker who answered the phone, wrote it down and sent "
             "it on to the right team the same day.")
+MORE = 59  # drafts beyond the two real ones: 61 waiting, a second page of the queue
 FIXED = "Baltimore's 311 line took 139 requests last weekend. That is 12% fewer than the " \
         "weekend before."
 
 
 @pytest.fixture
 def desk(project: Path) -> Iterator[dict[str, Any]]:
-    """Two drafts waiting, one approver, and `citycrier serve --port 0` running."""
+    """Two real drafts waiting and 59 more after them, one approver, and `citycrier serve
+    --port 0` running."""
     from bot.config import load_config, load_recipe
     from bot.drafting import draft_recipe
     from bot.people import add_user
     from bot.sample import SAMPLE_AS_OF
-    from bot.store import Store
+    from bot.store import NewDraft, Post, Store
 
     config = load_config(project / "config.toml")
     store = Store(config.storage_url)
@@ -51,6 +53,13 @@ def desk(project: Path) -> Iterator[dict[str, Any]]:
     ids = [draft_recipe(config, load_recipe(config, name), store, as_of).draft_id
            for name in ("baltimore_311_weekend", "housing_recovery_progress")]
     assert [store.get_draft(i).state for i in ids] == ["pending_review", "pending_review"]
+    last = max(store.get_draft(i).slot_at for i in ids)
+    for n in range(1, MORE + 1):  # later drafts, so the queue has a second page
+        store.create_draft(NewDraft(
+            recipe="baltimore_311_weekend", title=f"Later draft {n}", period_key=f"more-{n}",
+            period_label=f"more {n}", as_of=last, slot_at=last + timedelta(hours=n),
+            approval="required", state="pending_review", platforms=("x",),
+            data_hash=f"more-{n}", thread={"x": (Post(f"Later post {n}."),)}))
     add_user(store, "dana", "approver", PASSWORD)
     store.close()
     citycrier = Path(sys.executable).parent / "citycrier"
@@ -140,6 +149,17 @@ def test_sign_in_review_edit_and_approve_in_a_real_browser(desk: dict[str, Any])
             page.get_by_role("link", name="Back to the queue").click()
             expect(page.locator(f"#draft-{other_id}")).to_be_visible()
             expect(page.locator(f"#draft-{draft_id}")).to_have_count(0)
+            expect(page.locator("table.queue tbody tr")).to_have_count(50)
+            expect(page.locator(".pager span")).to_have_text("1–50 of 60")
+
+            page.get_by_role("link", name="Later →").click()  # the queue's next page
+            expect(page).to_have_url(re.compile(r"/queue\?state=pending_review&page=2$"))
+            expect(page.locator(".pager span")).to_have_text("51–60 of 60")
+            expect(page.locator("table.queue tbody tr")).to_have_count(10)
+            expect(page.locator("table.queue tbody tr").last).to_contain_text(
+                f"Later draft {MORE}")
+            page.get_by_role("link", name="← Earlier").click()
+            expect(page.locator(f"#draft-{other_id}")).to_be_visible()
             # the refused edit answers 422, which Chromium notes; nothing else may go wrong
             # (a script error or a CSP violation would show here)
             assert problems == ["Failed to load resource: the server responded with a status "
