@@ -14,11 +14,12 @@ the same input always gives the same PNG bytes.
 
 from __future__ import annotations
 
-import io
 import logging
 import math
 import struct
+import threading
 import time
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -46,6 +47,7 @@ log = logging.getLogger(__name__)
 
 WIDTH, HEIGHT, DPI = 1600, 900, 100
 MAX_PNG_BYTES = 1_000_000
+PNG_LEVEL = 3  # zlib level: 1600x900 charts of flat colour come out near 110 KB, quickly
 
 # Okabe-Ito, colour-blind safe; PRIMARY for data, HIGHLIGHT for the point the post is about.
 PRIMARY, HIGHLIGHT = "#0072B2", "#E69F00"
@@ -125,7 +127,14 @@ def render_chart(
 
 
 class _Page:
-    """A 1600x900 figure on an Agg canvas, with text measured in pixels before it is placed."""
+    """A 1600x900 figure on an Agg canvas, with text measured in pixels before it is placed.
+
+    Set up once per thread and cleared for each chart (`_page()`): the canvas keeps its Agg
+    renderer, so text already measured, by this class or by matplotlib's layout cache (which
+    is keyed by renderer), is not measured again, and no figure or canvas is built per chart.
+    """
+
+    MAX_WIDTHS = 20_000  # measured strings kept; past it the cache starts again
 
     def __init__(self) -> None:
         from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -140,6 +149,8 @@ class _Page:
         """Pixel width of the widest line of ``text``."""
         key = (text, pt, bold)
         if key not in self._widths:
+            if len(self._widths) >= self.MAX_WIDTHS:
+                self._widths.clear()
             prop = _font(pt, bold)
             self._widths[key] = max(
                 self.renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
@@ -198,6 +209,19 @@ class _Page:
         )
 
 
+_PAGES = threading.local()  # one page per thread: drafting may run in several at once
+
+
+def _page() -> _Page:
+    """This thread's page, cleared of the last chart: the house-style figure, set up once."""
+    page: _Page | None = getattr(_PAGES, "page", None)
+    if page is None:
+        page = _PAGES.page = _Page()
+    else:
+        page.fig.clear()
+    return page
+
+
 def _draw_chart(
     kind: str,
     labels: list[str],
@@ -206,8 +230,9 @@ def _draw_chart(
     title: str,
     subtitle: str,
     source_line: str,
+    page: _Page | None = None,
 ) -> Figure:
-    page = _Page()
+    page = page or _page()
     # Header: title (up to two lines), then a grey subtitle with the unit and period.
     usable = WIDTH - 2 * MARGIN
     title_text = page.fit(_plain(title), TITLE_PT, usable, 2, bold=True)
@@ -455,16 +480,34 @@ def _px(pt: float) -> float:
 
 
 def _encode_png(fig: Figure, name: str) -> bytes:
-    buf = io.BytesIO()
-    # No "Software" (matplotlib version) chunk, no bbox_inches: same input, same 1600x900 bytes.
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
-    png = buf.getvalue()
+    """The figure as an 8-bit RGB PNG, drawn on its Agg canvas and written here.
+
+    savefig would draw the same pixels, then hand them to Pillow as RGBA, whose encoder tries
+    five row filters per row at zlib level 6: a third of a chart's time. The charts are
+    opaque (white page) and mostly flat colour, so RGB with no row filter at zlib level 3 is
+    as faithful (every pixel the same), about as small, and four times quicker to write.
+    No text chunks: the same input gives the same bytes."""
+    import numpy as np
+
+    fig.canvas.draw()
+    rgba = np.asarray(fig.canvas.buffer_rgba())  # type: ignore[attr-defined]
+    height, width = rgba.shape[:2]
+    rows = np.empty((height, width * 3 + 1), dtype=np.uint8)
+    rows[:, 0] = 0  # filter type None on every row
+    rows[:, 1:] = rgba[:, :, :3].reshape(height, width * 3)
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)  # 8-bit RGB
+    png = (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header)
+           + _chunk(b"IDAT", zlib.compress(rows.tobytes(), PNG_LEVEL)) + _chunk(b"IEND", b""))
     if len(png) > MAX_PNG_BYTES:
         raise ChartError(
             f"chart {name!r}: the PNG is {len(png):,} bytes, over the "
             f"{MAX_PNG_BYTES:,}-byte limit (show fewer categories or periods)"
         )
     return png
+
+
+def _chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
 def _png_size(png: bytes, name: str) -> tuple[int, int]:

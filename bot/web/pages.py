@@ -126,7 +126,8 @@ def relative(moment: datetime, now: datetime) -> str:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("bot", "web/templates"), autoescape=True,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        auto_reload=False)  # templates ship with the code: no stat() per page
     env.filters["safe_url"] = safe_url
     env.filters["post_url"] = post_url
     env.globals["PLATFORM_NAMES"] = PLATFORM_NAMES

@@ -4,10 +4,15 @@ against its platform's limit and graded for reading ease, with its charts and al
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from bot.settings import Config
 from bot.store import Revision
 from bot.web.queries import ChartInfo
+
+if TYPE_CHECKING:
+    from bot.limits import Measurement
 
 ORDER = ("x", "bluesky")
 NAMES = {"x": "X", "bluesky": "Bluesky"}
@@ -64,12 +69,20 @@ def handles(config: Config) -> dict[str, str]:
     return out
 
 
-def build_preview(config: Config, revision: Revision, charts: list[ChartInfo],
-                  max_grade: float, texts: dict[str, list[str]] | None = None) -> Preview:
-    """Measure and grade every post of `revision` (or of edited `texts`, same shape)."""
+@lru_cache(maxsize=4096)
+def _measure(text: str, platform: str) -> tuple[Measurement, float]:
+    """A post's length as its platform counts it and its reading grade. Both depend on the
+    text alone and cost milliseconds (twitter-text, graphemes, textstat), while the desk
+    shows the same posts again and again: kept for the process's life."""
     from bot.guards import reading_grade
     from bot.limits import measure_post
 
+    return measure_post(text, platform), reading_grade(text)
+
+
+def build_preview(config: Config, revision: Revision, charts: list[ChartInfo],
+                  max_grade: float, texts: dict[str, list[str]] | None = None) -> Preview:
+    """Measure and grade every post of `revision` (or of edited `texts`, same shape)."""
     images = {c.name: Image(c.index, c.name, c.title, revision.alts.get(c.name, c.alt),
                             c.width, c.height) for c in charts}
     platforms = tuple(p for p in ORDER if p in revision.thread) + tuple(
@@ -85,9 +98,7 @@ def build_preview(config: Config, revision: Revision, charts: list[ChartInfo],
                 cells.append(None)
                 continue
             text = texts[p][i] if texts and p in texts else posts[i].text
-            m = measure_post(text, p)
-            if text not in grades:
-                grades[text] = reading_grade(text)
+            m, grades[text] = _measure(text, p)
             cells.append(Cell(
                 p, NAMES.get(p, p), i + 1, text, m.length, m.limit, m.unit, m.ok and
                 bool(text.strip()), grades[text], grades[text] > max_grade,

@@ -9,7 +9,9 @@ list comes without the threads, the history (audit rows) one page at a time with
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, select, text
@@ -19,14 +21,13 @@ from bot import schema as s
 from bot.errors import NotFound
 from bot.records import (
     AuditRow,
-    Draft,
     Receipt,
     Revision,
     _audit_row,
     _delivery,
-    _draft,
     _receipt,
     _revision,
+    utc,
 )
 from bot.store import Store
 
@@ -113,21 +114,37 @@ def draft_rows(store: Store, draft_id: int, revision: int | None = None,
                      receipts, deliveries)
 
 
+@dataclass(frozen=True)
+class QueueRow:
+    """What a row of the queue shows of a draft (not its figures, source or thread)."""
+
+    id: int
+    recipe: str
+    title: str
+    period_label: str
+    slot_at: datetime
+    state: str
+    error: str
+    reasons: tuple[str, ...]
+
+
 def queue_rows(store: Store, states: tuple[str, ...] | None, limit: int,
-               offset: int) -> tuple[dict[str, int], list[Draft]]:
+               offset: int) -> tuple[dict[str, int], list[QueueRow]]:
     """The count of drafts in each state (one grouped query, for the badges) and one page of
     drafts in `states` (all when None), nearest slot first: two statements, one connection,
     each read through an index on (state, slot_at) or (slot_at, id)."""
     d = s.drafts.c
-    q = select(s.drafts)
+    q = select(d.id, d.recipe, d.title, d.period_label, d.slot_at, d.state, d.error,
+               d.reasons)
     if states is not None:
         q = q.where(d.state.in_(states))
     with store.engine.connect() as conn:
         counts = {state: int(n) for state, n in conn.execute(
             select(d.state, func.count()).group_by(d.state))}
-        drafts = [_draft(r) for r in conn.execute(
-            q.order_by(d.slot_at, d.id).offset(offset).limit(limit))]
-    return counts, drafts
+        rows = [QueueRow(r.id, r.recipe, r.title, r.period_label, utc(r.slot_at),  # type: ignore[arg-type]
+                         r.state, r.error, tuple(json.loads(r.reasons)))
+                for r in conn.execute(q.order_by(d.slot_at, d.id).offset(offset).limit(limit))]
+    return counts, rows
 
 
 def chart_png(store: Store, draft_id: int, index: int) -> tuple[bytes, str] | None:
