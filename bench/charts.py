@@ -21,11 +21,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/summary.py
 os.environ.setdefault("MPLBACKEND", "Agg")  # pyplot, for the baseline only, on a headless box
 
 from bot.charts import render_chart  # noqa: E402
 
 REPS = 20
+GOAL_RATIO = 0.8  # issue 10: at most 0.8x the pyplot baseline's time
+MAX_KB = 150
 WARMUP = 2
 SOURCE = "Source: Open Baltimore, 311 Customer Service Requests, as of Oct. 21, 2019"
 POINTS = [
@@ -96,6 +99,13 @@ def main() -> None:
         f"\ntime ratio citycrier/baseline: {ours / base:.2f}x; "
         f"bytes ratio: {len(our_png) / len(base_png):.2f}x"
     )
+    met = ours / base <= GOAL_RATIO and len(our_png) <= MAX_KB * 1000
+    print(f"goal (issue 10): at most {GOAL_RATIO}x the baseline's time and {MAX_KB} KB: "
+          f"{ours / base:.2f}x, {len(our_png) / 1000:.0f} KB, {'met' if met else 'not met'}")
+    from summary import record
+
+    record("charts: 1600x900 bar chart, median", ours, base,
+           f"ratio <= {GOAL_RATIO}, PNG <= {MAX_KB} KB", met, "ms")
 
 
 if __name__ == "__main__":

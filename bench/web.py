@@ -4,11 +4,11 @@ Builds a temp project, drafts one real thread (with its chart) from the syntheti
 copies its rows into 9,999 more drafts with realistic histories (every 50th draft has 20
 revisions, 50 audit rows and a chart; the others 1 revision and 2 audit rows), starts
 `citycrier serve` on 127.0.0.1 (a port the OS picks), signs in, and requests each page from
-1 client and then from 50 concurrent clients (asyncio + httpx, one connection each, each
-sending its next request when the last one answered): p50/p95/p99 latency and response bytes,
-beside the baseline measured in the same run, /healthz (no session, one SELECT 1). About
-2,000 requests in all. Printed, not asserted. The client and the server share this machine's
-cores.
+1 client and then from 50 concurrent clients (HTTP/1.1 on asyncio streams, one keep-alive
+connection each, each sending its next request when the last one answered): p50/p95/p99
+latency and response bytes, beside the baseline measured in the same run, /healthz (no
+session, one SELECT 1). About 2,000 requests in all. Printed, not asserted. The client and
+the server share this machine's cores.
 
     .venv/bin/python bench/web.py [--clients 50] [--requests 250] [--drafts 10000]
 
@@ -130,25 +130,49 @@ def sign_in(url: str) -> httpx.Cookies:
         return client.cookies
 
 
+async def _get(reader: asyncio.StreamReader, writer: asyncio.StreamWriter,
+               request: bytes) -> tuple[int, int]:
+    """One keep-alive HTTP/1.1 GET on an open connection: (status, body bytes)."""
+    writer.write(request)
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line.lower().startswith(b"content-length:"):
+            length = int(line.split(b":", 1)[1])
+    await reader.readexactly(length)
+    return status, length
+
+
 def load(url: str, path: str, cookies: httpx.Cookies, clients: int,
          requests: int) -> dict[str, float]:
     """`requests` GETs of `path` from `clients` concurrent clients, each on its own
-    connection, each sending its next request as soon as the last one answered."""
+    keep-alive connection, each sending its next request as soon as the last one answered.
+
+    The clients speak HTTP/1.1 on bare asyncio streams: an HTTP library's own work (httpx
+    spends about a millisecond a request) would take the cores the server needs."""
+    host, port = url.removeprefix("http://").split(":")
+    cookie = "; ".join(f"{k}={v}" for k, v in cookies.items())
+    request = (f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nCookie: {cookie}\r\n"
+               f"Accept-Encoding: identity\r\n\r\n").encode()
     latencies: list[float] = []
     sizes: list[int] = []
     errors = [0]
     each = max(1, requests // clients)
 
     async def client() -> None:
-        async with httpx.AsyncClient(base_url=url, cookies=cookies, timeout=60) as c:
-            await c.get(path)  # open the connection
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            await _get(reader, writer, request)  # warm the connection
             for _ in range(each):
                 t = time.perf_counter()
-                r = await c.get(path)
+                status, size = await _get(reader, writer, request)
                 latencies.append(time.perf_counter() - t)
-                sizes.append(len(r.content))
-                if r.status_code != 200:
+                sizes.append(size)
+                if status != 200:
                     errors[0] += 1
+        finally:
+            writer.close()
 
     async def run() -> float:
         started = time.perf_counter()

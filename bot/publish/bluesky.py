@@ -40,6 +40,7 @@ from atproto_client.request import Request
 from atproto_client.utils.facet_detection import detect_facets
 
 from bot.errors import PublishError, RateLimited, UnknownOutcome
+from bot.http import tls_context
 from bot.publish.base import Image, PostContent, Ref, read_secret
 from bot.settings import AccountConfig
 
@@ -122,7 +123,7 @@ class SessionFile:
 
 
 def default_client(service: str) -> Client:
-    return Client(service, request=Request(timeout=TIMEOUT))
+    return Client(service, request=Request(timeout=TIMEOUT, verify=tls_context()))
 
 
 # -- errors -------------------------------------------------------------------------------
