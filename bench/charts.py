@@ -73,23 +73,30 @@ def draw_baseline() -> bytes:
         plt.close(fig)
 
 
-def measure(draw: Callable[[], bytes]) -> tuple[float, bytes]:
+def measure(*draws: Callable[[], bytes]) -> list[tuple[float, bytes]]:
+    """Median milliseconds and the last PNG of each drawing, taken in turns (one of each per
+    round), so a busy machine slows them alike."""
     for _ in range(WARMUP):
-        draw()
-    times = []
+        for draw in draws:
+            draw()
+    times: list[list[float]] = [[] for _ in draws]
+    pngs: list[bytes] = [b""] * len(draws)
     for _ in range(REPS):
-        started = time.perf_counter()
-        png = draw()
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times), png
+        for i, draw in enumerate(draws):
+            started = time.perf_counter()
+            pngs[i] = draw()
+            times[i].append((time.perf_counter() - started) * 1000)
+    return [(statistics.median(t), png) for t, png in zip(times, pngs, strict=True)]
 
 
 def main() -> None:
+    (ours_ms, ours_png), (base_ms, base_png) = measure(draw_citycrier, draw_baseline)
     rows = [
-        ("citycrier render_chart", *measure(draw_citycrier)),
-        ('pyplot barh + bbox_inches="tight"', *measure(draw_baseline)),
+        ("citycrier render_chart", ours_ms, ours_png),
+        ('pyplot barh + bbox_inches="tight"', base_ms, base_png),
     ]
-    print(f"bar chart, 10 categories, median of {REPS} after {WARMUP} warm-up runs\n")
+    print(f"bar chart, 10 categories, median of {REPS} after {WARMUP} warm-up runs, taken "
+          f"in turns\n")
     print(f"{'chart':<36}{'median ms':>10}{'PNG bytes':>12}{'size':>11}")
     for label, ms, png in rows:
         width, height = struct.unpack(">II", png[16:24])

@@ -62,6 +62,7 @@ from bot.records import (  # noqa: F401  (re-exported: the store's public names)
 )
 
 LEASE = timedelta(minutes=10)  # a publishing claim older than this, unrefreshed, is abandoned
+RENEW_AFTER = timedelta(minutes=1)  # renew_claim writes at most this often per claim
 
 
 def worker_id() -> str:
@@ -358,10 +359,22 @@ class Store(Ledger):
         return [self.get_draft(i) for i in claimed]
 
     def renew_claim(self, draft_id: int, worker: str | None = None) -> None:
+        """Keep a publishing claim alive. A claim this worker took or renewed less than
+        RENEW_AFTER ago is left as it is, without a write: the publisher renews after every
+        post, and each write to SQLite waits for the disk."""
+        worker = worker or worker_id()
+        now = self.clock()
+        d = s.drafts.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(d.state, d.claimed_at, d.claimed_by).where(
+                d.id == draft_id)).first()
+        if row is None or row.state != PUBLISHING or (
+                row.claimed_by == worker and row.claimed_at is not None
+                and now - utc(row.claimed_at) < RENEW_AFTER):  # type: ignore[operator]
+            return
         with self.engine.begin() as conn:
-            conn.execute(update(s.drafts).where(
-                s.drafts.c.id == draft_id, s.drafts.c.state == PUBLISHING).values(
-                claimed_at=self.clock(), claimed_by=worker or worker_id()))
+            conn.execute(update(s.drafts).where(d.id == draft_id, d.state == PUBLISHING).values(
+                claimed_at=now, claimed_by=worker))
 
 def _lock_key(*parts: str) -> int:
     """A stable 32-bit advisory-lock key for a tuple of strings."""

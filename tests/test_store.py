@@ -430,3 +430,38 @@ def test_desk_readers_do_not_wait_on_a_publishing_writer(tmp_path: Path) -> None
     assert writer.get_draft(draft_id).state == PUBLISHING
     for s in (writer, *readers):
         s.close()
+
+
+def test_a_claim_is_renewed_at_most_once_a_minute(url: str) -> None:
+    """renew_claim after every post: within a minute of the claim it writes nothing; later it
+    moves claimed_at on; another worker's renewal takes the claim at once."""
+    now = [NOW]
+    store = Store(url, clock=lambda: now[0])
+    draft_id = store.create_draft(new_draft(state=APPROVED, slot=NOW - timedelta(minutes=1)))[0]
+    assert [d.id for d in store.claim_due(NOW, "w1")] == [draft_id]
+    writes: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE"):
+            writes.append(statement)
+
+    from sqlalchemy import event
+
+    event.listen(store.engine, "before_cursor_execute", count)
+
+    def claim() -> tuple[datetime, str]:
+        with store.engine.connect() as conn:
+            row = conn.execute(select(schema.drafts.c.claimed_at, schema.drafts.c.claimed_by)
+                               .where(schema.drafts.c.id == draft_id)).one()
+        return row[0].replace(tzinfo=UTC) if row[0].tzinfo is None else row[0], row[1]
+
+    now[0] = NOW + timedelta(seconds=50)
+    store.renew_claim(draft_id, "w1")
+    assert writes == [] and claim() == (NOW, "w1")
+    now[0] = NOW + timedelta(seconds=61)
+    store.renew_claim(draft_id, "w1")
+    assert len(writes) == 1 and claim() == (NOW + timedelta(seconds=61), "w1")
+    store.renew_claim(draft_id, "w2")
+    assert len(writes) == 2 and claim()[1] == "w2"
+    event.remove(store.engine, "before_cursor_execute", count)
+    store.close()
