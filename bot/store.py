@@ -99,7 +99,10 @@ class Store(Ledger):
             path = url[len("sqlite:///"):]
             if path and path != ":memory:":
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-            self.engine: Engine = create_engine(url, connect_args={"timeout": 30})
+            # pool_size: the desk draws up to 8 pages at once (bot.web.app.PAGE_THREADS);
+            # a connection past the pool is opened and closed per use, pragmas and all
+            self.engine: Engine = create_engine(url, connect_args={"timeout": 30},
+                                                pool_size=10)
             self.engine._connection_cls = _ReadingConnection  # type: ignore[misc]
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", _sqlite_begin)
