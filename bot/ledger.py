@@ -30,10 +30,10 @@ class Ledger:
                       key: str) -> Receipt:
         """Write the intent to post before the remote call; keep an existing one."""
         now = self.clock()
+        mine = (s.receipts.c.draft_id == draft_id, s.receipts.c.platform == platform,
+                s.receipts.c.post_index == post_index)
         with self.engine.begin() as conn:
-            existing = conn.execute(select(s.receipts).where(
-                s.receipts.c.draft_id == draft_id, s.receipts.c.platform == platform,
-                s.receipts.c.post_index == post_index)).first()
+            existing = conn.execute(select(s.receipts).where(*mine)).first()
             if existing is None:
                 conn.execute(insert(s.receipts).values(
                     draft_id=draft_id, platform=platform, account=account,
@@ -41,7 +41,9 @@ class Ledger:
             elif existing.posted_at is None and existing.key != key:
                 conn.execute(update(s.receipts).where(s.receipts.c.id == existing.id).values(
                     key=key, intent_at=now))
-        return self.receipt(draft_id, platform, post_index)  # type: ignore[return-value]
+            else:
+                return _receipt(existing)
+            return _receipt(conn.execute(select(s.receipts).where(*mine)).one())
 
     def confirm_receipt(self, draft_id: int, platform: str, post_index: int, remote_id: str,
                         uri: str = "", cid: str = "", posted_at: datetime | None = None) -> None:
