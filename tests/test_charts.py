@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot import charts
+from bot import canvas, charts
 from bot.charts import Chart, format_number, render_chart, write_alt_text
 from bot.errors import ChartError
 
@@ -510,7 +510,7 @@ def _as_before(case: dict) -> bytes:
         case["kind"], labels, values, title=case["title"],
         subtitle=charts._join_nonempty([charts._capitalise(charts._plain(case["unit"])),
                                         charts._plain(case["period_label"])]),
-        source_line=case["source_line"], page=charts._Page())
+        source_line=case["source_line"], page=canvas.Page())
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=charts.DPI, facecolor="white",
                 metadata={"Software": None})

@@ -465,3 +465,29 @@ def test_a_claim_is_renewed_at_most_once_a_minute(url: str) -> None:
     assert len(writes) == 2 and claim()[1] == "w2"
     event.remove(store.engine, "before_cursor_execute", count)
     store.close()
+
+
+@pytest.mark.postgres
+def test_reads_on_postgresql_do_not_wait_on_row_locks(postgres_url: str) -> None:
+    """A publisher's transaction holds a draft's row (FOR UPDATE, as a claim does); the desk's
+    reads of that draft, its revision and the queue answer while it holds it."""
+    store = Store(postgres_url, clock=lambda: NOW)
+    draft_id = store.create_draft(new_draft(state=APPROVED))[0]
+    reader = Store(postgres_url, clock=lambda: NOW)
+    seen: list[object] = []
+
+    def read() -> None:
+        seen.extend([reader.get_draft(draft_id).state, reader.revision(draft_id).revision,
+                     [d.id for d in reader.list_drafts(limit=50)]])
+
+    with store.engine.connect() as other:
+        with other.begin():
+            other.execute(text("SELECT id FROM drafts WHERE id = :i FOR UPDATE"), {"i": draft_id})
+            thread = threading.Thread(target=read)
+            thread.start()
+            thread.join(timeout=20)
+            finished_while_locked = not thread.is_alive()
+    thread.join(timeout=20)
+    assert finished_while_locked and seen == [APPROVED, 1, [draft_id]]
+    reader.close()
+    store.close()
