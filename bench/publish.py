@@ -210,7 +210,7 @@ def main() -> None:
           f"{share:.1%}, {'met' if share <= GOAL_SHARE else 'not met'}")
     from summary import record
 
-    record("publish: own time of a 6-post, 4-chart thread", own,
+    record("publish: own time, 6 posts, 4 charts (vs bare SDK)", own,
            median(base, lambda r: r.total - r.waiting),
            f"own / total <= {GOAL_SHARE:.0%} (is {share:.1%})", share <= GOAL_SHARE, "s")
 

@@ -16,10 +16,11 @@ from pathlib import Path
 ENV = "CITYCRIER_BENCH_SUMMARY"
 
 
-def record(figure: str, value: float, baseline: float | None, goal: str, met: bool,
+def record(figure: str, value: float, baseline: float | None, goal: str, met: bool | None,
            unit: str = "", ratio: float | None = None) -> None:
     """One row: the project's `value` (in `unit`), the baseline measured in the same run, their
-    ratio (value / baseline unless given), the goal as words, and whether it was met."""
+    ratio (value / baseline unless given, e.g. baseline / value where the goal is a speed-up),
+    the goal as words, and whether it was met (None: no goal, shown for reference)."""
     if ratio is None and baseline:
         ratio = value / baseline
     path = os.environ.get(ENV)
@@ -43,14 +44,14 @@ def main() -> None:
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()] \
         if path.is_file() else []
     print("\nsummary (timings on a shared 2-core machine are noisy; nothing is asserted)")
-    print(f"{'figure':<52}{'citycrier':>13}{'baseline':>13}{'ratio':>8}  {'goal':<28}met")
+    print(f"{'figure':<52}{'citycrier':>13}{'baseline':>13}{'ratio':>8}  {'goal':<36}met")
     for r in rows:
         ratio = "-" if r["ratio"] is None else f"{r['ratio']:.3g}"
+        met = "-" if r["met"] is None else "yes" if r["met"] else "NO"
         print(f"{r['figure']:<52}{_number(r['value'], r['unit']):>13}"
-              f"{_number(r['baseline'], r['unit']):>13}{ratio:>8}  {r['goal']:<28}"
-              f"{'yes' if r['met'] else 'NO'}")
-    met = sum(1 for r in rows if r["met"])
-    print(f"{met} of {len(rows)} goals met")
+              f"{_number(r['baseline'], r['unit']):>13}{ratio:>8}  {r['goal']:<36}{met}")
+    goals = [r for r in rows if r["met"] is not None]
+    print(f"{sum(1 for r in goals if r['met'])} of {len(goals)} goals met")
 
 
 if __name__ == "__main__":
