@@ -14,14 +14,14 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.errors import CheckFailed, Problem
+from bot.errors import CheckFailed, Problem, not_utf8
 from bot.periods import PERIODS
-from bot.query import BUCKETS, MEASURES, OPERATORS, Filter, Measure
+from bot.query import BUCKETS, MEASURES, OPERATORS, Filter, Measure, non_finite
 from bot.settings import (
     APPROVAL_MODES,
     CHART_KINDS,
@@ -45,6 +45,13 @@ from bot.settings import (
 DEFAULT_CONFIG = "config.toml"
 _SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey")
 _CRON_FIELD = re.compile(r"^[\w*/,\-]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# integer settings with a range: key -> (lowest, highest or None, an example)
+_BOUNDS: dict[str, tuple[int, int | None, int]] = {
+    "port": (1, 65535, 8080), "smtp_port": (1, 65535, 587), "grace_minutes": (0, None, 30),
+    "missed_slot_grace_minutes": (0, None, 60), "session_hours": (1, None, 12),
+    "retries": (0, None, 3), "page_size": (0, None, 1000), "posts_per_hour": (1, None, 30),
+    "posts_per_day": (1, None, 200)}
 
 
 @dataclass
@@ -81,6 +88,18 @@ class _Reader:
                 self.note(at, f"must be {_article(names)}, not {type(value).__name__} "
                               f"{value!r}", f"write {key} = {_example(want)}")
                 continue
+            if key.endswith("_env") and isinstance(value, str) and not _ENV_NAME.match(value):
+                self.note(at, "is not the name of an environment variable (is it the secret "
+                              "itself? never write a secret here)",
+                          f'write {key} = "CITYCRIER_..." and put the secret in that '
+                          f'variable, in the environment or .env')
+                continue
+            if key in _BOUNDS and not isinstance(value, bool) and isinstance(value, int):
+                low, high, example = _BOUNDS[key]
+                if value < low or (high is not None and value > high):
+                    rule = f"from {low} to {high}" if high is not None else f"{low} or more"
+                    self.note(at, f"must be {rule}, not {value}", f"write {key} = {example}")
+                    continue
             out[key] = value
         for key in required:
             if key not in data:
@@ -114,8 +133,11 @@ def _example(want: type | tuple[type, ...]) -> str:
 
 def _read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        text = read_utf8(path)
+        if isinstance(text, Problem):
+            problems.append(text)
+            return None
+        return tomllib.loads(text)
     except FileNotFoundError:
         problems.append(Problem(str(path), "", "file not found",
                                 "pass --config PATH, or run from the folder holding it"))
@@ -125,6 +147,16 @@ def _read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     except OSError as exc:
         problems.append(Problem(str(path), "", f"cannot be read: {exc.strerror}"))
     return None
+
+
+def read_utf8(path: Path) -> str | Problem:
+    """A text file's content, or the problem naming where its bytes stop being UTF-8.
+    (A byte-order mark, as some editors write, is accepted.)"""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return not_utf8(str(path), bytes(exc.object), exc.start)
 
 
 # ---------------------------------------------------------------------------------- config
@@ -266,7 +298,7 @@ _RECIPE = {"title": str, "template": str, "schedule": str, "approval": str, "pla
 _SOURCE = {"portal": str, "dataset": str, "date_field": str, "period": str, "measure": str,
            "where": dict, "filters": list, "live": dict}
 _LIVE = {"portal": str, "dataset": str, "date_field": str, "columns": dict}
-_FILTER = {"field": str, "op": str, "value": (str, int, float, list)}
+_FILTER = {"field": str, "op": str, "value": (str, int, float, bool, list)}
 _BREAKDOWN = {"group_by": str, "top": int}
 _SERIES = {"bucket": str, "count": int}
 _GOAL = {"target": float, "label": str, "deadline": date, "start": date}
@@ -317,10 +349,17 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
         try:
             from apscheduler.triggers.cron import CronTrigger
 
-            CronTrigger.from_crontab(schedule, timezone=config.timezone if config else "UTC")
+            trigger = CronTrigger.from_crontab(schedule,
+                                               timezone=config.timezone if config else "UTC")
         except ValueError as exc:
             r.note("schedule", f"{schedule!r} is not a valid cron expression: {exc}",
                    'e.g. "0 9 * * MON" for Mondays at 9:00')
+        else:
+            now = datetime.now(UTC)
+            first = trigger.get_next_fire_time(None, now)
+            if first is None or first > now + timedelta(days=5 * 366):
+                r.note("schedule", f"{schedule!r} never fires in the next 5 years",
+                       "check the day and month fields: February has no 30th or 31st")
 
     durations: dict[str, Any] = {}
     for key in ("stale_after", "publish_after"):
@@ -414,13 +453,11 @@ def _read_source(r: _Reader, raw: Any, config: Config | None) -> SourceSpec | No
             measure = Measure(kind, fld or None)
     filters: list[Filter] = []
     for k, v in (s.get("where") or {}).items():
-        if isinstance(v, list):
-            filters.append(Filter(k, "in", tuple(v)))
-        elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
-            filters.append(Filter(k, "=", v))
-        else:
-            r.note(f"source.where.{k}", f"must be a value or a list, not {type(v).__name__}")
+        value = _filter_value(r, f"source.where.{k}", v)
+        if value is None:
             ok = False
+        else:
+            filters.append(Filter(k, "in" if isinstance(value, tuple) else "=", value))
     for i, raw_f in enumerate(s.get("filters") or []):
         f = r.table(raw_f, f"source.filters[{i}]", _FILTER, required=("field", "op", "value"))
         if f.get("op") and f["op"] not in OPERATORS:
@@ -428,8 +465,11 @@ def _read_source(r: _Reader, raw: Any, config: Config | None) -> SourceSpec | No
                    "use one of " + ", ".join(OPERATORS))
             ok = False
         elif len(f) == 3:
-            v = tuple(f["value"]) if isinstance(f["value"], list) else f["value"]
-            filters.append(Filter(f["field"], f["op"], v))
+            v = _filter_value(r, f"source.filters[{i}].value", f["value"])
+            if v is None:
+                ok = False
+            else:
+                filters.append(Filter(f["field"], f["op"], v))
     live = None
     if "live" in s:
         lv = r.table(s["live"], "source.live", _LIVE, required=("portal", "dataset",
@@ -447,6 +487,29 @@ def _read_source(r: _Reader, raw: Any, config: Config | None) -> SourceSpec | No
         return None
     return SourceSpec(portal=s["portal"], dataset=s["dataset"], date_field=s["date_field"],
                       period=s["period"], measure=measure, filters=tuple(filters), live=live)
+
+
+_SCALARS = (str, int, float, bool)  # bool: a checkbox column (each portal writes its own form)
+
+
+def _filter_value(r: _Reader, at: str, value: Any) -> Any:
+    """A filter's value (a tuple for a list), or None after noting why it cannot be used:
+    a table, an empty list, or a number that is not finite (NaN, inf, "1e400")."""
+    items = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and not value:
+        r.note(at, "is an empty list, which matches nothing",
+               "list at least one value, or remove the filter")
+        return None
+    for item in items:
+        if not isinstance(item, _SCALARS):
+            r.note(at, f"must be a value or a list of values, not {type(item).__name__}",
+                   'write "text", a number, true or false, or a list of them')
+            return None
+        if non_finite(item):
+            r.note(at, f"{item!r} is not a finite number", "write a finite number: a portal "
+                   "reads NaN or infinity as a column name, or matches nothing")
+            return None
+    return tuple(items) if isinstance(value, list) else value
 
 
 # ----------------------------------------------------------------------------- entry points

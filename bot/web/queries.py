@@ -1,6 +1,6 @@
 """Read-only queries the desk needs and the Store does not offer (chart metadata without the
 PNG bytes, one chart's PNG and its ETag, everything a draft page shows in one connection, a
-database ping). They read bot/schema.py's tables directly.
+the database's health). They read bot/schema.py's tables directly.
 
 A draft page costs the same few statements however long the draft's history is: the wording
 list comes without the threads, the history (audit rows) one page at a time with its count.
@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Connection, func, select
 
 from bot import schema as s
 from bot.errors import NotFound
@@ -32,6 +32,8 @@ from bot.records import (
 from bot.store import Store
 
 HISTORY_PAGE = 20  # audit rows per page of a draft's history, newest first
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -165,9 +167,10 @@ def chart_png(store: Store, draft_id: int, index: int) -> tuple[bytes, str] | No
 
 
 def database_ok(store: Store) -> bool:
-    try:
-        with store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        return False
-    return True
+    """`citycrier doctor`'s database check (bot/health.py), through the desk's engine."""
+    from bot.health import check_database
+
+    check = check_database(store.url, store)
+    if not check.ok:
+        log.warning("healthz: %s", check)
+    return check.ok
