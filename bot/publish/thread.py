@@ -71,15 +71,11 @@ def account_for(config: Config, platform: str,
 
 def open_client(config: Config, account: AccountConfig) -> Any:
     """The platform client for one configured account (credentials from the environment)."""
+    from bot.platforms import platform
+
     for name in SECRET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.getLogger(name).level, logging.WARNING))
-    if account.platform == "bluesky":
-        from bot.publish.bluesky import BlueskyClient
-
-        return BlueskyClient(account, config.state_dir)
-    from bot.publish.x import XClient
-
-    return XClient(account)
+    return platform(account.platform).open_client(config, account)
 
 
 def publish_thread(config: Config, store: Store, draft: Draft, now: datetime, *,

@@ -1,16 +1,18 @@
-"""A thread as residents will see it: post by post, X beside Bluesky, each post measured
-against its platform's limit and graded for reading ease, with its charts and alt text."""
+"""A thread as residents will see it: post by post, X beside Bluesky beside Mastodon, each
+post measured against its platform's limit (a Mastodon instance's own) and graded for reading
+ease, with its charts and alt text."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.platforms import REGISTRY, names, post_limits
 from bot.settings import Config
 from bot.store import Revision
 from bot.web.queries import ChartInfo
 
-ORDER = ("x", "bluesky")
-NAMES = {"x": "X", "bluesky": "Bluesky"}
+ORDER = names()
+NAMES = {name: p.label for name, p in REGISTRY.items()}
 
 
 @dataclass(frozen=True)
@@ -65,13 +67,15 @@ def handles(config: Config) -> dict[str, str]:
 
 
 def build_preview(config: Config, revision: Revision, charts: list[ChartInfo],
-                  max_grade: float, texts: dict[str, list[str]] | None = None) -> Preview:
+                  max_grade: float, texts: dict[str, list[str]] | None = None,
+                  accounts: tuple[str, ...] | list[str] = ()) -> Preview:
     """Measure and grade every post of `revision` (or of edited `texts`, same shape)."""
     from bot.guards import reading_grade
     from bot.limits import measure_post
 
     images = {c.name: Image(c.index, c.name, c.title, revision.alts.get(c.name, c.alt),
                             c.width, c.height) for c in charts}
+    limits = post_limits(config, tuple(accounts))
     platforms = tuple(p for p in ORDER if p in revision.thread) + tuple(
         p for p in revision.thread if p not in ORDER)
     grades: dict[str, float] = {}
@@ -85,7 +89,7 @@ def build_preview(config: Config, revision: Revision, charts: list[ChartInfo],
                 cells.append(None)
                 continue
             text = texts[p][i] if texts and p in texts else posts[i].text
-            m = measure_post(text, p)
+            m = measure_post(text, p, limits.get(p))
             if text not in grades:
                 grades[text] = reading_grade(text)
             cells.append(Cell(
