@@ -248,12 +248,18 @@ def multipart_fields(body: bytes, content_type: str) -> dict[str, bytes]:
 
 
 def describe(exc: BaseException) -> str:
-    parts = [str(exc)]
-    cause = exc.__cause__
-    while cause is not None and len(parts) < 4:
-        parts.append(str(cause))
+    """An openapi-core error in one line: the schema errors (path: message) first."""
+    parts, errors = [str(exc)], []
+    cause: BaseException | None = exc
+    while cause is not None and len(parts) < 6:
+        for error in getattr(cause, "schema_errors", ()) or ():
+            path = "/".join(str(p) for p in getattr(error, "absolute_path", ()))
+            errors.append(f"{path or '(body)'}: {getattr(error, 'message', error)}"[:200])
         cause = cause.__cause__
-    return " | ".join(" ".join(p.split()) for p in parts)[:600]
+        if cause is not None:
+            parts.append(str(cause))
+    text = " | ".join(" ".join(p.split()) for p in parts)
+    return ("; ".join(errors) + " | " if errors else "") + text[:600]
 
 
 class _Handler(BaseHTTPRequestHandler):
