@@ -4,8 +4,10 @@ with images; then the real `citycrier publish` (a subprocess, same config and st
 the thread. The platform ends up holding exactly 5 posts, in order, correctly chained: never
 one twice, never one missing.
 
-Bluesky runs against the real local PDS (a fresh account per case); X against the X fake,
-which runs in this test process and is reached by both child processes over loopback.
+Bluesky runs against the real local PDS (a fresh account per case); X and Mastodon against
+their fakes, which run in this test process and are reached by both child processes over
+loopback. On Mastodon the resumed run finds post k among the account's statuses after a
+write-kill; its Idempotency-Key would also have made a blind retry return the same status.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mastodon_fake import TOKEN
 from x_fake import CREDENTIALS
 
 from bot.config import load_config
@@ -28,10 +31,12 @@ from bot.store import Store
 from .conftest import (
     THREAD_IMAGES,
     THREAD_TEXTS,
+    assert_mastodon_thread,
     assert_pds_thread,
     assert_x_thread,
     bluesky_account_toml,
     create_pds_account,
+    mastodon_account_toml,
     pds_posts,
     secrets_env,
     thread_draft,
@@ -157,3 +162,30 @@ def test_x_thread_is_whole_after_a_kill(x_live: Any, tmp_path: Path, point: str,
     refs = [(t.id, f"https://x.com/i/web/status/{t.id}", "") for t in x_live.thread()]
     check_store(config, draft_id, "x", refs, point, k)
     print(f"x {point} k={k}: kill + resume {elapsed:.2f} s")
+
+
+@pytest.mark.spec
+@pytest.mark.slow
+@pytest.mark.parametrize(("point", "k"), CASES, ids=IDS)
+def test_mastodon_thread_is_whole_after_a_kill(mastodon_live: Any, tmp_path: Path, point: str,
+                                               k: int) -> None:
+    config, draft_id = prepare(
+        tmp_path, mastodon_account_toml("cityhall_m", mastodon_live.base_url), "mastodon")
+    env = child_env(secrets_env(mastodon_token=TOKEN))
+
+    started = time.perf_counter()
+    child = run([sys.executable, str(CHILD), str(config), "mastodon", point, str(k)], env,
+                tmp_path)
+    assert child.returncode == -signal.SIGKILL, (child.returncode, child.stdout, child.stderr)
+    assert mastodon_live.writes == k
+    assert left_behind(config, draft_id, "mastodon") == expected_receipts(point, k)
+
+    resume = run([str(CITYCRIER), "publish", "--config", str(config)], env, tmp_path)
+    elapsed = time.perf_counter() - started
+    assert (resume.returncode, resume.stdout) == (
+        0, f"draft {draft_id} (calls): published: every post confirmed on mastodon\n"
+    ), resume.stderr
+    assert_mastodon_thread(mastodon_live, list(THREAD_TEXTS), THREAD_IMAGES)
+    refs = [(s.id, f"https://city.social/@cityhall/{s.id}", "") for s in mastodon_live.thread()]
+    check_store(config, draft_id, "mastodon", refs, point, k)
+    print(f"mastodon {point} k={k}: kill + resume {elapsed:.2f} s")

@@ -75,7 +75,7 @@ class SpecFake:
         self.calls: list[tuple[str, str, int]] = []  # (method, path, status answered)
         self.mismatches: list[str] = []
         self.headers: CaseInsensitiveDict[str] = CaseInsensitiveDict()  # of the current call
-        self._faults: dict[str, list[Fault]] = {}
+        self._faults: dict[str, list[list[Any]]] = {}  # [calls to let through, fault]
         self._lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -110,9 +110,10 @@ class SpecFake:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def fail_next(self, operation: str, fault: Fault) -> None:
-        """Answer the next call of ``operation`` with ``fault`` (queued, first in first out)."""
-        self._faults.setdefault(operation, []).append(fault)
+    def fail_next(self, operation: str, fault: Fault, after: int = 0) -> None:
+        """Answer the next call of ``operation`` with ``fault`` (queued, first in first out),
+        or the one after ``after`` more calls answered normally."""
+        self._faults.setdefault(operation, []).append([after, fault])
 
     def start(self) -> SpecFake:
         self.spec()
@@ -188,7 +189,13 @@ class SpecFake:
 
     def _take_fault(self, operation: str) -> Fault | None:
         queue = self._faults.get(operation)
-        return queue.pop(0) if queue else None
+        if not queue:
+            return None
+        if queue[0][0] > 0:
+            queue[0][0] -= 1
+            return None
+        fault: Fault = queue.pop(0)[1]
+        return fault
 
     def _fault_answer(self, fault: Fault) -> tuple[int, Any, dict[str, str], bool]:
         if fault.drop:
