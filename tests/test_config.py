@@ -172,7 +172,7 @@ def test_recipe_accounts_must_exist_and_match_its_platforms(project):
     commented = "".join(f"# {line}\n" for line in table.splitlines())
     edit(project / "config.toml", commented, table)
     recipe = project / "posts/baltimore_311_weekend.toml"
-    edit(recipe, 'platforms = ["bluesky", "x"]',
+    edit(recipe, 'platforms = ["bluesky", "x", "mastodon"]',
          'platforms = ["x"]\naccounts = ["cityhall_bluesky", "cityhall_bsky"]')
     code, lines = run_check(project)
     assert code == 1
