@@ -69,7 +69,7 @@ def demo(ctx: click.Context, config_path: Path | None) -> None:
     publish_due(config, store, datetime.now(UTC), draft_ids=ids)
     index = write_index(config)
     click.echo(f"\nOutbox: {index.resolve()}")
-    click.echo("Open it in a browser to see each thread as it would look on X and Bluesky.")
+    click.echo("Open it in a browser to see each thread as it would look on each platform.")
 
 
 def echo_thread(thread: dict[str, Any], charts: dict[str, tuple[str, str]],

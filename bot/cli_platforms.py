@@ -1,4 +1,4 @@
-"""Platform commands: accounts check, retract (issue: posting to Bluesky and X)."""
+"""Platform commands: accounts check, retract (every platform in bot/platforms.py)."""
 
 from __future__ import annotations
 

@@ -30,18 +30,15 @@ Adding a platform is one client module under ``bot/publish/`` and one entry in R
 
 from __future__ import annotations
 
+import functools
 import importlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-import regex
-
 if TYPE_CHECKING:
     from bot.settings import AccountConfig, Config
-
-_GRAPHEME = regex.compile(r"\X")
 
 
 @dataclass(frozen=True)
@@ -61,7 +58,17 @@ def count_graphemes(text: str) -> int:
     >>> count_graphemes("e\\u0301te\\u0301"), count_graphemes("🇺🇸")
     (3, 1)
     """
-    return len(_GRAPHEME.findall(text))
+    return len(_patterns()[0].findall(text))
+
+
+@functools.cache
+def _patterns() -> tuple[Any, Any]:
+    """The grapheme and Mastodon mention patterns, compiled on first use (so that importing
+    the registry, as ``citycrier --help`` does, costs nothing)."""
+    import regex
+
+    return (regex.compile(r"\X"), regex.compile(
+        r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@[\w.-]+\w)?", regex.I))
 
 
 class Platform(Protocol):
@@ -151,8 +158,6 @@ class Bluesky(_Base):
 # Mastodon's StatusLengthValidator: every URL with a protocol counts 23 (twitter-text's
 # extractor with extract_url_without_protocol off: Mastodon's own), a mention @user@domain
 # counts as @user, and the rest is counted in grapheme clusters (each_grapheme_cluster).
-MASTODON_MENTION = regex.compile(
-    r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)(?:@[\w.-]+\w)?", regex.I)
 URL_LENGTH = 23
 
 
@@ -168,7 +173,7 @@ def mastodon_countable(text: str) -> str:
     for url in sorted(urls, key=lambda u: -u["indices"][0]):
         start, end = url["indices"]
         text = text[:start] + "x" * URL_LENGTH + text[end:]
-    return MASTODON_MENTION.sub(lambda m: "@" + m.group(1), text)
+    return str(_patterns()[1].sub(lambda m: "@" + m.group(1), text))
 
 
 class Mastodon(_Base):

@@ -8,7 +8,8 @@ For each platform (independently: one failing never stops another):
 4. a post with an intent but no confirmation may or may not have been written: ask the
    platform (`find_post`) before anything else; if it cannot be settled, stop that platform
    and flag it for a person;
-5. otherwise record the intent (with Bluesky's record key), write, and confirm the receipt.
+5. otherwise record the intent (with Bluesky's record key, or Mastodon's Idempotency-Key),
+   write, and confirm the receipt.
 
 A draft is `published` only when every post on every platform is confirmed; otherwise it is
 `partially_published` with the reason (the next pass resumes it, at the platform's retry
