@@ -331,3 +331,36 @@ def test_an_unknown_outcome_after_a_5xx_write(tmp_path: Path,
     with pytest.raises(UnknownOutcome, match="Mastodon answered 503"):
         client.create_post(PostContent("Hi."), key="k", root=None, parent=None)
     client.close()
+
+
+@pytest.mark.spec
+def test_an_unsettled_status_stops_the_thread_for_a_person(
+        tmp_path: Path, clock: FakeClock, mastodon_clocked: MastodonFake,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Post 2's answer is lost after the write; on the next pass the server cannot say what
+    the account posted (503 on its statuses): nothing is written again, a person decides."""
+    from bot.config import load_config
+    from bot.publish.runner import publish_due
+    from bot.store import Store
+
+    from .conftest import mastodon_account_toml, set_secrets, thread_draft, write_config
+
+    set_secrets(monkeypatch)
+    config = load_config(write_config(
+        tmp_path, mastodon_account_toml("cityhall_m", mastodon_clocked.base_url)))
+    store = Store(config.storage_url, clock=clock)
+    draft_id, _ = store.create_draft(thread_draft(("mastodon",)))
+    mastodon_clocked.fail_next("create_status", Fault(drop=True, after_write=True), after=1)
+    [outcome] = publish_due(config, store, clock())
+    assert outcome.state == "partially_published"
+    assert mastodon_clocked.writes == 2
+
+    clock.advance(minutes=1)
+    mastodon_clocked.fail_next("account_statuses", Fault(status=503, body={"error": "Down"}))
+    [outcome] = publish_due(config, store, clock())
+    assert (outcome.state, outcome.detail) == ("on_hold", (
+        "mastodon: post 2 of 5 may or may not have been posted, and mastodon could not say "
+        "(could not settle whether a post was written (the lookup of recent posts failed for "
+        "account 'cityhall_m': Mastodon answered 503 (Down) (try again later)); a person must "
+        "check the account's recent posts): check the account, then release the draft"))
+    assert mastodon_clocked.writes == 2  # nothing written twice, nothing guessed
