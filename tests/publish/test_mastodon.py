@@ -364,3 +364,19 @@ def test_an_unsettled_status_stops_the_thread_for_a_person(
         "account 'cityhall_m': Mastodon answered 503 (Down) (try again later)); a person must "
         "check the account's recent posts): check the account, then release the draft"))
     assert mastodon_clocked.writes == 2  # nothing written twice, nothing guessed
+
+
+def test_past_the_idempotency_window_only_the_lookup_prevents_a_second_status(
+        tmp_path: Path, clock: FakeClock, mastodon_clocked: MastodonFake) -> None:
+    """Mastodon keeps an Idempotency-Key for an hour: after that the same key makes a new
+    status, which is why an unknown outcome is settled by looking first."""
+    client = client_for(mastodon_clocked, tmp_path)
+    client.login()
+    first = client.create_post(PostContent("Once."), key="k", root=None, parent=None)
+    clock.advance(minutes=61)
+    found = client.find_post(PostContent("Once."), key="k", parent=None,
+                             since=X_NOW - timedelta(minutes=1))
+    assert found == first  # the publisher stops here: receipt completed, nothing sent
+    again = client.create_post(PostContent("Once."), key="k", root=None, parent=None)
+    client.close()
+    assert again != first and mastodon_clocked.writes == 2  # what a blind retry would do

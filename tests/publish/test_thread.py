@@ -67,12 +67,14 @@ DEMO_LAST = ("Data: Baton Rouge — sample, as of Monday, Nov. 2. "
 @pytest.mark.pds
 @pytest.mark.spec
 def test_demo_thread_reaches_the_pds_whole_through_citycrier_publish(
-        project: Path, bsky: PdsAccount, x_live: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        project: Path, bsky: PdsAccount, x_live: Any, mastodon_live: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     config_path = project / "config.toml"
     text = config_path.read_text(encoding="utf-8")
     assert LABEL in text
     config_path.write_text(text.replace(LABEL, LINKED) + "\n" + bluesky_account_toml(
-        "cityhall_bluesky", bsky) + "\n" + x_account_toml("cityhall_x", x_live.base_url),
+        "cityhall_bluesky", bsky) + "\n" + x_account_toml("cityhall_x", x_live.base_url)
+        + "\n" + mastodon_account_toml("cityhall_m", mastodon_live.base_url),
         encoding="utf-8")
     set_secrets(monkeypatch, bsky)
     runner = CliRunner()
@@ -88,12 +90,14 @@ def test_demo_thread_reaches_the_pds_whole_through_citycrier_publish(
     store.transition(1, "reschedule", "dana", "post it now", slot_at=datetime.now(UTC))
     assert cli("publish") == (
         0, "draft 1 (baton_rouge_crime_monthly): published: every post confirmed on "
-           "bluesky, x\n")
+           "bluesky, x, mastodon\n")
 
     rev = store.revision(1)
     charts = {c.name: c for c in store.charts(1)}
     texts = [p.text for p in rev.thread["bluesky"]]
     assert texts[-1] == DEMO_LAST
+    assert_mastodon_thread(mastodon_live, [p.text for p in rev.thread["mastodon"]],
+                           [0, 1, 1, 0, 0])
     records = pds_posts(bsky)
     assert_pds_thread(records, texts, [0, 1, 1, 0, 0])
 
@@ -134,14 +138,18 @@ def test_demo_thread_reaches_the_pds_whole_through_citycrier_publish(
     assert [r.remote_id for r in store.receipts(1, "x")] == [t.id for t in x_live.thread()]
     assert [x_live.media[m].alt for t in x_live.thread() for m in t.media_ids] == [
         charts["monthly"].alt, charts["by_district"].alt]
+    assert [mastodon_live.media[m].description for s in mastodon_live.thread()
+            for m in s.media_ids] == [charts["monthly"].alt, charts["by_district"].alt]
+    assert [r.remote_id for r in store.receipts(1, "mastodon")] == [
+        s.id for s in mastodon_live.thread()]
     assert {p: d["state"] for p, d in store.deliveries(1).items()} == {
-        "bluesky": "done", "x": "done"}
+        "bluesky": "done", "x": "done", "mastodon": "done"}
     draft = store.get_draft(1)
     assert (draft.state, draft.error) == ("published", "")
     assert [(a.action, a.detail) for a in store.audit(1)][1:] == [
         ("reschedule", "post it now"),
         ("claim", "publishing (approved)"),
-        ("published", "every post confirmed on bluesky, x"),
+        ("published", "every post confirmed on bluesky, x, mastodon"),
     ]
     store.close()
 

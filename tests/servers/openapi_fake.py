@@ -255,7 +255,7 @@ def multipart_fields(body: bytes, content_type: str) -> dict[str, bytes]:
 
 
 def describe(exc: BaseException) -> str:
-    """An openapi-core error in one line: the schema errors (path: message) first."""
+    """An openapi-core error in one line, then its schema errors (path: message)."""
     parts, errors = [str(exc)], []
     cause: BaseException | None = exc
     while cause is not None and len(parts) < 6:
@@ -263,10 +263,10 @@ def describe(exc: BaseException) -> str:
             path = "/".join(str(p) for p in getattr(error, "absolute_path", ()))
             errors.append(f"{path or '(body)'}: {getattr(error, 'message', error)}"[:200])
         cause = cause.__cause__
-        if cause is not None:
+        if cause is not None and len(parts) < 4:
             parts.append(str(cause))
-    text = " | ".join(" ".join(p.split()) for p in parts)
-    return ("; ".join(errors) + " | " if errors else "") + text[:600]
+    text = " | ".join(" ".join(p.split()) for p in parts)[:600]
+    return text + (" | schema: " + "; ".join(errors[:5]) if errors else "")
 
 
 class _Handler(BaseHTTPRequestHandler):
