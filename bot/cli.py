@@ -131,4 +131,11 @@ def main(config_path: Path | None, verbose: bool) -> None:
 
 
 # registering the commands on `main` (each module imports only click and light modules)
-from bot import cli_commands, cli_desk, cli_ops, cli_platforms, cli_sources  # noqa: E402,F401
+from bot import (  # noqa: E402,F401
+    cli_check,
+    cli_commands,
+    cli_desk,
+    cli_ops,
+    cli_platforms,
+    cli_sources,
+)

@@ -1,4 +1,4 @@
-"""The pipeline commands: demo, check, preview, draft, queue, show, approve, reject, publish."""
+"""The pipeline commands: demo, preview, draft, queue, show, approve, reject, publish."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from bot.cli import actor_option, config_option, load, main, open_store, parse_as_of
-from bot.errors import BotError, CheckFailed, Problem
+from bot.errors import BotError
 from bot.platforms import names, post_limits
 
 PLATFORMS = names()
@@ -94,61 +94,6 @@ def echo_thread(thread: dict[str, Any], charts: dict[str, tuple[str, str]],
 
 
 @main.command()
-@config_option
-@click.option("--as-of", "as_of", help="Render against data as of this date (YYYY-MM-DD).")
-@click.pass_context
-def check(ctx: click.Context, config_path: Path | None, as_of: str | None) -> None:
-    """Validate config.toml, every recipe and template; render each against its data.
-
-    Reports every problem found, one line each, and exits 1 if there are any.
-    Example: citycrier check
-    """
-    from bot.cli import _config_path, _read_dotenv
-    from bot.config import load_recipes, read_config
-    from bot.drafting import build_thread
-
-    problems: list[Problem] = []
-    path = _config_path(ctx, config_path)
-    _read_dotenv(path)
-    config = read_config(path, problems)
-    if config is None:
-        raise CheckFailed(problems)
-    recipes = load_recipes(config, problems)
-    broken = _check_templates(config)
-    problems.extend(broken)
-    broken_files = {Path(p.file).name for p in broken}
-    for recipe in recipes.values():
-        if recipe.template in broken_files:
-            continue  # its template's syntax error is reported once, above
-        try:
-            when = parse_as_of(as_of, config, recipe)
-            build_thread(config, recipe, when, charts=True)
-        except BotError as exc:
-            problems.append(Problem(str(recipe.path), "", exc.message))
-    if problems:
-        raise CheckFailed(problems)
-    click.echo(f"ok: config, {len(recipes)} recipes and their templates rendered without a "
-               f"problem")
-
-
-def _check_templates(config: Any) -> list[Problem]:
-    """Every template parses (including ones no recipe uses yet)."""
-    import jinja2
-
-    from bot.compose import template_environment
-
-    env = template_environment(config.templates_dir)
-    out = []
-    for path in sorted(config.templates_dir.glob("*.j2")):
-        try:
-            env.parse(path.read_text(encoding="utf-8"))
-        except jinja2.TemplateSyntaxError as exc:
-            out.append(Problem(str(path), f"line {exc.lineno}", exc.message or str(exc),
-                               "fix the template syntax"))
-    return out
-
-
-@main.command()
 @click.argument("name")
 @config_option
 @click.option("--as-of", "as_of", help="Date the thread is drafted on (YYYY-MM-DD).")
@@ -205,10 +150,11 @@ def draft(ctx: click.Context, name: str, config_path: Path | None, as_of: str | 
     Example: citycrier draft baton_rouge_crime_monthly --as-of 2026-11-02
     """
     from bot.config import load_recipe
-    from bot.drafting import draft_recipe
+    from bot.drafting import cache_folder, draft_recipe
 
     config = load(ctx, config_path)
     recipe = load_recipe(config, name)
+    cache_folder(config)  # a state_dir citycrier cannot use is said before the store changes
     store = open_store(config)
     r = draft_recipe(config, recipe, store, parse_as_of(as_of, config, recipe),
                      no_cache=no_cache)

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from bot.cli import config_option, load, main, open_store
-from bot.errors import BotError, StoreError
+from bot.errors import BotError
 
 log = logging.getLogger("bot.schedule")
 _STATE_NAMES = {"pending_review": "pending review", "partially_published": "partly published",
@@ -71,17 +71,8 @@ def _operations(ctx: click.Context, config_path: Path | None) -> Any:
 
 
 def _store(config: Any) -> Any:
-    """The store; a database that cannot be reached is a one-line error, not a bug."""
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import OperationalError
-
-    try:
-        return open_store(config)
-    except OperationalError as exc:
-        url = make_url(config.storage_url).render_as_string(hide_password=True)
-        reason = str(exc.orig or exc).strip().splitlines()[0]
-        raise StoreError(f"cannot reach the database {url}: {reason} (check [storage] url in "
-                         f"config.toml and that the server is running)") from None
+    """The store; a database that cannot be reached is a one-line error (bot/database.py)."""
+    return open_store(config)
 
 
 @main.command()

@@ -29,6 +29,7 @@ def describe(ctx: click.Context, portal: str, dataset: str, config_path: Path | 
     """
     import difflib
 
+    from bot.drafting import cache_folder
     from bot.sources import open_source
 
     config = load(ctx, config_path)
@@ -38,7 +39,7 @@ def describe(ctx: click.Context, portal: str, dataset: str, config_path: Path | 
             f" (did you mean {close[0]!r}?)" if close else
             f" (portals: {', '.join(config.portals) or 'none'})"))
     src = open_source(config.portals[portal], config.timezone,
-                      cache_dir=config.state_dir / "cache", no_cache=no_cache)
+                      cache_dir=cache_folder(config), no_cache=no_cache)
     info = src.describe(dataset)
     click.secho(f"{info.title or dataset} ({config.portals[portal].label})", bold=True)
     if info.last_updated:

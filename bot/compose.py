@@ -17,7 +17,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bot.errors import ComposeError, LengthError
+from bot.errors import ComposeError, LengthError, not_utf8
 from bot.store import Post
 
 _SENTINEL = "\x1f"
@@ -76,6 +76,9 @@ def render_posts(env: Any, template: str, context: dict[str, Any],
         raise ComposeError(f"recipe {recipe!r}: template {template!r} not found in "
                            f"{env.loader.searchpath[0]} (create it or fix the recipe's "
                            f"template key)") from None
+    except UnicodeDecodeError as exc:  # the loader reads the template as UTF-8
+        path = Path(env.loader.searchpath[0]) / template
+        raise ComposeError(str(not_utf8(str(path), bytes(exc.object), exc.start))) from None
     except ComposeError:
         raise
     except Exception as exc:  # UndefinedError, a filter's TypeError, ...

@@ -15,12 +15,12 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.errors import CheckFailed, Problem
+from bot.errors import CheckFailed, Problem, not_utf8
 from bot.periods import PERIODS
 from bot.platforms import REGISTRY
 from bot.query import BUCKETS, MEASURES, OPERATORS, Filter, Measure
@@ -46,6 +46,13 @@ from bot.settings import (
 DEFAULT_CONFIG = "config.toml"
 _SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey")
 _CRON_FIELD = re.compile(r"^[\w*/,\-]+$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# integer settings with a range: key -> (lowest, highest or None, an example)
+_BOUNDS: dict[str, tuple[int, int | None, int]] = {
+    "port": (1, 65535, 8080), "smtp_port": (1, 65535, 587), "grace_minutes": (0, None, 30),
+    "missed_slot_grace_minutes": (0, None, 60), "session_hours": (1, None, 12),
+    "retries": (0, None, 3), "page_size": (0, None, 1000), "posts_per_hour": (1, None, 30),
+    "posts_per_day": (1, None, 200)}
 
 
 @dataclass
@@ -82,6 +89,18 @@ class _Reader:
                 self.note(at, f"must be {_article(names)}, not {type(value).__name__} "
                               f"{value!r}", f"write {key} = {_example(want)}")
                 continue
+            if key.endswith("_env") and isinstance(value, str) and not _ENV_NAME.match(value):
+                self.note(at, "is not the name of an environment variable (is it the secret "
+                              "itself? never write a secret here)",
+                          f'write {key} = "CITYCRIER_..." and put the secret in that '
+                          f'variable, in the environment or .env')
+                continue
+            if key in _BOUNDS and not isinstance(value, bool) and isinstance(value, int):
+                low, high, example = _BOUNDS[key]
+                if value < low or (high is not None and value > high):
+                    rule = f"from {low} to {high}" if high is not None else f"{low} or more"
+                    self.note(at, f"must be {rule}, not {value}", f"write {key} = {example}")
+                    continue
             out[key] = value
         for key in required:
             if key not in data:
@@ -115,8 +134,11 @@ def _example(want: type | tuple[type, ...]) -> str:
 
 def _read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        text = read_utf8(path)
+        if isinstance(text, Problem):
+            problems.append(text)
+            return None
+        return tomllib.loads(text)
     except FileNotFoundError:
         problems.append(Problem(str(path), "", "file not found",
                                 "pass --config PATH, or run from the folder holding it"))
@@ -126,6 +148,16 @@ def _read_toml(path: Path, problems: list[Problem]) -> dict[str, Any] | None:
     except OSError as exc:
         problems.append(Problem(str(path), "", f"cannot be read: {exc.strerror}"))
     return None
+
+
+def read_utf8(path: Path) -> str | Problem:
+    """A text file's content, or the problem naming where its bytes stop being UTF-8.
+    (A byte-order mark, as some editors write, is accepted.)"""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        return not_utf8(str(path), bytes(exc.object), exc.start)
 
 
 # ---------------------------------------------------------------------------------- config
@@ -330,10 +362,17 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
         try:
             from apscheduler.triggers.cron import CronTrigger
 
-            CronTrigger.from_crontab(schedule, timezone=config.timezone if config else "UTC")
+            trigger = CronTrigger.from_crontab(schedule,
+                                               timezone=config.timezone if config else "UTC")
         except ValueError as exc:
             r.note("schedule", f"{schedule!r} is not a valid cron expression: {exc}",
                    'e.g. "0 9 * * MON" for Mondays at 9:00')
+        else:
+            now = datetime.now(UTC)
+            first = trigger.get_next_fire_time(None, now)
+            if first is None or first > now + timedelta(days=5 * 366):
+                r.note("schedule", f"{schedule!r} never fires in the next 5 years",
+                       "check the day and month fields: February has no 30th or 31st")
 
     durations: dict[str, Any] = {}
     for key in ("stale_after", "publish_after"):

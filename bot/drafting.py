@@ -11,6 +11,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 from bot.charts import Chart
@@ -62,8 +63,18 @@ def open_recipe_source(config: Config, recipe: Recipe, *, no_cache: bool = False
     from bot.sources import open_source
 
     portal = config.portals[recipe.source.portal]
-    return open_source(portal, config.timezone, cache_dir=config.state_dir / "cache",
+    return open_source(portal, config.timezone, cache_dir=cache_folder(config),
                        no_cache=no_cache)
+
+
+def cache_folder(config: Config) -> Path:
+    """state_dir/cache, created: a state_dir citycrier cannot write is one line, not a cache
+    that silently stops working."""
+    from bot.folders import ensure_folder
+
+    keeps = "sessions and the HTTP cache"
+    ensure_folder(config.state_dir, keeps, "[storage] state_dir")
+    return ensure_folder(config.state_dir / "cache", keeps, "[storage] state_dir")
 
 
 def source_info(config: Config, recipe: Recipe, figures: Figures,

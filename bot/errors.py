@@ -10,9 +10,12 @@
     ├── ComposeError              a template failed to render, or a post is too long
     │   └── LengthError
     ├── ChartError                a chart cannot be drawn or has no alt text
-    ├── StoreError                the store refused a change
+    ├── StoreError                the store refused a change, or cannot be used
     │   ├── NotFound
-    │   └── TransitionError       a draft cannot move from its state by that action
+    │   ├── TransitionError       a draft cannot move from its state by that action
+    │   ├── DatabaseUnreachable   the database server does not answer (URL, cause, fix)
+    │   └── NotADatabase          the file is not a citycrier database (never repaired)
+    ├── FolderError               a folder citycrier writes cannot be created or written
     ├── PermissionDenied          a person's role does not allow the action
     ├── CredentialError           a needed secret is missing from the environment
     └── PublishError              a platform refused or failed a post
@@ -53,6 +56,21 @@ class Problem:
         place = f"{self.file}: {self.where}: " if self.where else f"{self.file}: "
         fix = f" ({self.fix})" if self.fix else ""
         return f"{place}{self.what}{fix}"
+
+
+class NotUTF8(Problem):
+    """A config, recipe or template file whose bytes are not UTF-8 (`where` is the place)."""
+
+    def __str__(self) -> str:
+        return f"{self.file} is not UTF-8 at {self.where}: save it as UTF-8"
+
+
+def not_utf8(file: str, data: bytes, offset: int) -> NotUTF8:
+    """The problem for `data` whose byte at `offset` is the first that is not UTF-8."""
+    start = data.rfind(b"\n", 0, offset) + 1
+    line = data.count(b"\n", 0, offset) + 1
+    column = len(data[start:offset].decode("utf-8", errors="replace")) + 1
+    return NotUTF8(file, f"line {line}, column {column}", "is not UTF-8", "save it as UTF-8")
 
 
 class ConfigError(BotError):
@@ -135,6 +153,28 @@ class NotFound(StoreError):
 
 class TransitionError(StoreError):
     pass
+
+
+class DatabaseUnreachable(StoreError):
+    def __init__(self, url: str, what: str, fix: str) -> None:
+        super().__init__(f"cannot reach the database {url}: {what}: {fix}")
+        self.url = url
+        self.what = what
+
+
+class NotADatabase(StoreError):
+    def __init__(self, path: str, why: str = "") -> None:
+        because = f" ({why})" if why else ""
+        super().__init__(f"{path} is not a citycrier database{because}: restore it from a "
+                         f"backup or point [storage] url elsewhere")
+        self.path = path
+        self.why = why
+
+
+class FolderError(BotError):
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
 
 
 class PermissionDenied(BotError):

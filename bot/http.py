@@ -214,7 +214,7 @@ class PortalClient:
                                                 timeout=self.portal.timeout_seconds)
             except httpx.TransportError as exc:
                 failure = exc
-                if _is_dns_failure(exc):  # another try will not find the host either
+                if is_dns_failure(exc):  # another try will not find the host either
                     raise self._transport_error(url, exc, attempt + 1) from exc
             else:
                 self.requests_sent += 1
@@ -311,7 +311,7 @@ class PortalClient:
                                f"{self.portal.timeout_seconds:g} seconds ({_tries(tries)})",
                                "try again later, or raise timeout_seconds for this portal in "
                                "config.toml")
-        if _is_dns_failure(exc):
+        if is_dns_failure(exc):
             return SourceError(name, f"cannot find the host {host} (DNS lookup failed)",
                                "check the portal's url in config.toml and this machine's "
                                "internet connection")
@@ -326,7 +326,7 @@ def _tries(n: int) -> str:
     return "1 try" if n == 1 else f"{n} tries"
 
 
-def _is_dns_failure(exc: Exception) -> bool:
+def is_dns_failure(exc: Exception) -> bool:
     text = str(exc).lower()
     return isinstance(exc, httpx.ConnectError) and any(w in text for w in _DNS_WORDS)
 

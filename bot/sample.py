@@ -210,7 +210,9 @@ def write_sample(folder: Path, seed: int = 2026) -> SampleInfo:
     """Write the three synthetic datasets as CSV files into `folder` (created if needed)."""
     import numpy as np
 
-    folder.mkdir(parents=True, exist_ok=True)
+    from bot.folders import ensure_folder
+
+    ensure_folder(folder, "the synthetic sample", "its portal's path in config.toml")
     rng = np.random.default_rng(seed)
     days = [SAMPLE_FIRST_DAY + timedelta(days=i)
             for i in range((SAMPLE_AS_OF - SAMPLE_FIRST_DAY).days + 1)]

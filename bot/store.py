@@ -14,6 +14,7 @@ import socket
 import zlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
@@ -31,7 +32,16 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from bot import schema as s
+from bot.database import (
+    FOLDER_SETTING,
+    database_keeps,
+    explain_errors,
+    postgres_connect_args,
+    refuse_foreign_file,
+    sqlite_path,
+)
 from bot.errors import NotFound, TransitionError
+from bot.folders import ensure_folder
 from bot.ledger import Ledger
 from bot.records import (  # noqa: F401  (re-exported: the store's public names)
     APPROVED,
@@ -94,15 +104,18 @@ class Store(Ledger):
             url = "postgresql+psycopg://" + url[len("postgresql://"):]
         self.dialect = "postgresql" if url.startswith("postgresql") else "sqlite"
         if self.dialect == "sqlite":
-            path = url[len("sqlite:///"):]
-            if path and path != ":memory:":
-                os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            path = sqlite_path(url)
+            if path:  # a wrong or damaged file is refused before anything writes to it
+                ensure_folder(Path(path).parent, database_keeps(path), FOLDER_SETTING)
+                refuse_foreign_file(path)
             self.engine: Engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(self.engine, "connect", _sqlite_pragmas)
             event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql(
                 "BEGIN IMMEDIATE"))
         else:
-            self.engine = create_engine(url, pool_pre_ping=True)
+            self.engine = create_engine(url, pool_pre_ping=True,
+                                        connect_args=postgres_connect_args(url))
+        explain_errors(self.engine, self.url)  # operational failures: one line each
         if migrate:
             try:
                 self.migrate()

@@ -40,6 +40,10 @@ def test_queue_does_not_import_pandas_or_matplotlib(project):
     assert heavy_modules("queue", "--config", str(project / "config.toml")) == "HEAVY="
 
 
+def test_check_validates_without_importing_pandas_or_matplotlib(project):
+    assert heavy_modules("check", "--config", str(project / "config.toml")) == "HEAVY="
+
+
 def cli(project: Path, *args: str):
     result = CliRunner().invoke(main, [*args, "--config", str(project / "config.toml")])
     return result.exit_code, result.stdout, result.stderr

@@ -210,11 +210,10 @@ def test_an_unreachable_database_is_one_line_without_the_password(
     for command in (["status"], ["tick"]):
         result = CliRunner().invoke(main, [*command, "--config", str(cfg)])
         assert result.exit_code == 1
-        assert result.stderr.startswith(
-            f"Error: cannot reach the database postgresql://crier:***@127.0.0.1:{port}/x: ")
-        assert result.stderr.endswith("(check [storage] url in config.toml and that the "
-                                      "server is running)\n")
-        assert "hunter2" not in result.stderr and len(result.stderr.splitlines()) == 1
+        assert result.stderr == (
+            f"Error: cannot reach the database postgresql://crier:***@127.0.0.1:{port}/x: "
+            f"connection refused: is PostgreSQL running? `pg_isready -h 127.0.0.1 -p {port}` "
+            f"(or fix [storage] url in config.toml)\n")
 
 
 def test_status_shows_runs_queue_caps_and_errors(tmp_path: Path, sample_dir: Path) -> None:

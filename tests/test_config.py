@@ -1,5 +1,7 @@
 """Every kind of config/recipe/template mistake gets its one line from `citycrier check`."""
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,8 +11,9 @@ from bot.cli import main
 from bot.config import load_config, load_recipes
 
 
-def run_check(project: Path) -> tuple[int, list[str]]:
-    result = CliRunner().invoke(main, ["check", "--config", str(project / "config.toml")])
+def run_check(project: Path, *args: str) -> tuple[int, list[str]]:
+    result = CliRunner().invoke(main, ["check", *args, "--config",
+                                       str(project / "config.toml")])
     lines = [line for line in result.stderr.splitlines() if line]
     return result.exit_code, lines + result.stdout.splitlines()
 
@@ -23,6 +26,10 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def test_the_shipped_project_checks_clean(project):
     code, lines = run_check(project)
+    assert code == 0, lines
+    assert lines == ["ok: config, 3 recipes and their templates are valid (`citycrier check "
+                     "--render` also renders each on its data)"]
+    code, lines = run_check(project, "--render")
     assert code == 0, lines
     assert lines == ["ok: config, 3 recipes and their templates rendered without a problem"]
 
@@ -87,11 +94,6 @@ CASES = [
     ("posts/baltimore_311_weekend.toml", 'publish_after = "3 hours"',
      'publish_after = "soon"',
      "publish_after: 'soon' is not a duration (write e.g. \"3 days\" or \"2 hours\")"),
-    ("posts/baltimore_311_weekend.toml", 'group_by = "SRType"', 'group_by = "SR_Type"',
-     "portal 'sample': dataset 'baltimore_311' has no column 'SR_Type'; it has: SRRecordID, "
-     "ServiceRequestNum, SRType, MethodReceived, CreatedDate, SRStatus, Agency, Neighborhood, "
-     "CouncilDistrict, PoliceDistrict (fix the recipe's column name, or the dataset changed "
-     "its schema)"),
     ("templates/baltimore_311_weekend.j2", "{{ first.value | number }}",
      "{{ frist.value | number }}",
      "template baltimore_311_weekend.j2 line 5: 'frist' is undefined (recipe "
@@ -101,6 +103,39 @@ CASES = [
      "line 17: Unexpected end of template. Jinja was looking for the following tags: "
      "'elif' or 'else' or 'endif'. The innermost block that needs to be closed is 'if'. "
      "(fix the template syntax)"),
+    ("templates/baltimore_311_weekend.j2", '{{ chart("top_requests") }}',
+     '{{ chart("top_request") }}',
+     "template baltimore_311_weekend.j2 line 6 asks for chart 'top_request', which the "
+     "recipe does not define (did you mean 'top_requests'?)"),
+    ("posts/baltimore_311_weekend.toml", "{{ period.label }}\"", "{{ perod.label }}\"",
+     "charts[0].title: 'perod' is undefined (use a breakdown, series or figure of this "
+     "recipe)"),
+    # ranges, schedules that never fire, *_env values that are not variable names
+    ("config.toml", "port = 8080", "port = 99999",
+     "web.port: must be from 1 to 65535, not 99999 (write port = 8080)"),
+    ("config.toml", "grace_minutes = 30", "grace_minutes = -5",
+     "schedule.grace_minutes: must be 0 or more, not -5 (write grace_minutes = 30)"),
+    ("config.toml", "missed_slot_grace_minutes = 60", "missed_slot_grace_minutes = -1",
+     "approval.missed_slot_grace_minutes: must be 0 or more, not -1 (write "
+     "missed_slot_grace_minutes = 60)"),
+    ("posts/baltimore_311_weekend.toml", 'schedule = "0 8 * * MON"',
+     'schedule = "0 9 31 2 *"',
+     "schedule: '0 9 31 2 *' never fires in the next 5 years (check the day and month "
+     "fields: February has no 30th or 31st)"),
+    ("config.toml", 'app_token_env = "CITYCRIER_SOCRATA_APP_TOKEN"',
+     'app_token_env = "abcd-efgh-ijkl-mnop"',
+     "portals.open_data_br.app_token_env: is not the name of an environment variable (is it "
+     "the secret itself? never write a secret here) (write app_token_env = \"CITYCRIER_...\" "
+     "and put the secret in that variable, in the environment or .env)"),
+]
+
+# found only by rendering on the data: `check --render`
+RENDER_CASES = [
+    ("posts/baltimore_311_weekend.toml", 'group_by = "SRType"', 'group_by = "SR_Type"',
+     "portal 'sample': dataset 'baltimore_311' has no column 'SR_Type'; it has: SRRecordID, "
+     "ServiceRequestNum, SRType, MethodReceived, CreatedDate, SRStatus, Agency, Neighborhood, "
+     "CouncilDistrict, PoliceDistrict (fix the recipe's column name, or the dataset changed "
+     "its schema)"),
     ("templates/baltimore_311_weekend.j2", "Next came ",
      "Next came " + "a very long list of things, " * 12,
      "recipe 'baltimore_311_weekend': post 3 is too long for bluesky: 460 graphemes, limit "
@@ -111,9 +146,23 @@ CASES = [
 @pytest.mark.parametrize("file, old, new, expected", CASES,
                          ids=[c[3].split(":")[0][:40] for c in CASES])
 def test_each_mistake_gets_its_one_line(project, file, old, new, expected):
+    assert_one_line(project, file, old, new, expected)
+
+
+@pytest.mark.parametrize("file, old, new, expected", RENDER_CASES,
+                         ids=[c[3].split(":")[0][:40] for c in RENDER_CASES])
+def test_rendering_finds_what_needs_the_data(project, file, old, new, expected):
+    edit(project / file, old, new)
+    assert run_check(project)[0] == 0  # without --render, the data is not read
+    assert_one_line(project, file, old, new, expected, "--render", edited=True)
+
+
+def assert_one_line(project: Path, file: str, old: str, new: str, expected: str,
+                    *args: str, edited: bool = False) -> None:
     path = project / file
-    edit(path, old, new)
-    code, lines = run_check(project)
+    if not edited:
+        edit(path, old, new)
+    code, lines = run_check(project, *args)
     assert code == 1
     expected = expected.format(templates=project / "templates")
     matching = [line for line in lines if line.endswith(expected)]
@@ -176,7 +225,8 @@ def test_recipe_accounts_must_exist_and_match_its_platforms(project):
          'platforms = ["x"]\naccounts = ["cityhall_bluesky", "cityhall_bsky"]')
     code, lines = run_check(project)
     assert code == 1
-    assert lines[:2] == [
+    assert lines[0].startswith("warning: ")  # CITYCRIER_BSKY_APP_PASSWORD is not set
+    assert lines[1:3] == [
         f"{recipe}: accounts: 'cityhall_bluesky' posts to bluesky, which is not in this "
         f"recipe's platforms (add \"bluesky\" to platforms)",
         f"{recipe}: accounts: 'cityhall_bsky' is not an account in config.toml (did you mean "
@@ -204,3 +254,63 @@ def test_a_mastodon_account_needs_its_server_and_token(project):
         f"{where}: accounts.city_fb.platform: 'facebook' is not a platform (use x | bluesky | "
         f"mastodon)",
     ]
+
+
+def test_an_unset_credential_variable_is_a_warning_not_a_failure(project, monkeypatch):
+    table = ('[accounts.cityhall_bluesky]\nplatform = "bluesky"\n'
+             'handle = "cityhall.example.gov"\n'
+             'app_password_env = "CITYCRIER_BSKY_APP_PASSWORD"\n')
+    commented = "".join(f"# {line}\n" for line in table.splitlines())
+    edit(project / "config.toml", commented, table)
+    monkeypatch.delenv("CITYCRIER_BSKY_APP_PASSWORD", raising=False)
+    code, lines = run_check(project)
+    assert code == 0
+    assert lines == [
+        f"warning: {project / 'config.toml'}: accounts.cityhall_bluesky.app_password_env: "
+        f"CITYCRIER_BSKY_APP_PASSWORD is not set (set it in the environment or .env before "
+        f"this account posts)",
+        "ok: config, 3 recipes and their templates are valid (`citycrier check --render` "
+        "also renders each on its data)"]
+    monkeypatch.setenv("CITYCRIER_BSKY_APP_PASSWORD", "xxxx-xxxx-xxxx-xxxx")
+    code, lines = run_check(project)
+    assert code == 0 and not lines[0].startswith("warning")
+
+
+CLI = "import sys\nfrom bot.cli import main\nmain(sys.argv[1:], prog_name='citycrier')\n"
+
+
+def latin1(path: Path, old: str, new: str) -> None:
+    """Replace `old` by `new` and save the file as Latin-1, as an old editor would."""
+    text = path.read_text(encoding="utf-8").replace(old, new, 1)
+    path.write_bytes(text.encode("latin-1"))
+
+
+@pytest.mark.parametrize("file, old, new, line, column", [
+    ("config.toml", 'label = "Open Data BR"', 'label = "Open Data BR, Bâton Rouge"', 39, 25),
+    ("posts/baltimore_311_weekend.toml", '"SW-Rat Rubout Proactive" = "rat extermination',
+     '"SW-Rat Rubout Proactive" = "rat extermination (dératisation)', 21, 50),
+    ("templates/baltimore_311_weekend.j2", "Next came ", "Next came (café) ", 8, 15),
+], ids=["config", "recipe", "template"])
+def test_a_file_that_is_not_utf8_is_named_with_its_line_and_column(project, file, old, new,
+                                                                   line, column):
+    path = project / file
+    latin1(path, old, new)
+    expected = f"{path} is not UTF-8 at line {line}, column {column}: save it as UTF-8"
+    for command in (["check"], ["draft", "baltimore_311_weekend"]):
+        out = subprocess.run([sys.executable, "-c", CLI, *command, "--config",
+                              str(project / "config.toml")], capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 1
+        if file.startswith("templates") and command[0] == "draft":  # met while rendering
+            assert out.stderr.splitlines() == [f"Error: {expected}"]
+        else:
+            assert out.stderr.splitlines() == [expected, "Error: 1 problem found"]
+        assert "unexpected" not in out.stderr and out.stdout == ""
+    db = project / "state" / "citycrier.db"
+    if db.exists():  # drafting opens the store before it renders: nothing was drafted
+        from bot.store import Store
+
+        store = Store(f"sqlite:///{db}")
+        assert store.list_drafts() == []
+        assert [r["outcome"] for r in store.runs()] == ["failed"]  # recorded, for `status`
+        store.close()

@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bot.folders import ensure_folder
 from bot.platforms import label, names, post_limits
 from bot.settings import Config
 from bot.store import Draft, Store
@@ -36,8 +37,9 @@ def write_thread(
     from bot.guards import reading_grade
     from bot.limits import measure_post
 
+    ensure_folder(config.outbox_dir, "the outbox", "[storage] outbox_dir")
     folder = thread_folder(config, draft)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(exist_ok=True)
     rev = store.revision(draft.id)
     charts = {c.name: c for c in store.charts(draft.id)}
     files = {}
@@ -86,7 +88,7 @@ def write_thread(
 
 def write_index(config: Config) -> Path:
     """(Re)write outbox/index.html listing every thread folder."""
-    config.outbox_dir.mkdir(parents=True, exist_ok=True)
+    ensure_folder(config.outbox_dir, "the outbox", "[storage] outbox_dir")
     threads = []
     for folder in sorted(config.outbox_dir.iterdir()):
         meta = folder / "thread.json"

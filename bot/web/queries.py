@@ -1,15 +1,17 @@
 """Read-only queries the desk needs and the Store does not offer (chart metadata without the
-PNG bytes, one chart's PNG, a database ping). They read bot/schema.py's tables directly."""
+PNG bytes, one chart's PNG, the database's health). They read bot/schema.py's tables directly."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
-from sqlalchemy import select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import select
 
 from bot import schema as s
 from bot.store import Store
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -45,9 +47,10 @@ def chart_png(store: Store, draft_id: int, index: int) -> bytes | None:
 
 
 def database_ok(store: Store) -> bool:
-    try:
-        with store.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError:
-        return False
-    return True
+    """`citycrier doctor`'s database check (bot/health.py), through the desk's engine."""
+    from bot.health import check_database
+
+    check = check_database(store.url, store)
+    if not check.ok:
+        log.warning("healthz: %s", check)
+    return check.ok

@@ -25,7 +25,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 START_TIMEOUT = 30.0  # seconds for the server to accept connections
@@ -37,12 +37,52 @@ class PostgresUnavailable(RuntimeError):
     """PostgreSQL could not be started; the message says why and what to do."""
 
 
+class ServerProcess:
+    """One postgres process on a data folder; it can be stopped and started again on the
+    same port (a test of what citycrier says when its database goes away)."""
+
+    def __init__(self, bin_dir: Path, data: Path, sockets: Path, log: Path) -> None:
+        self.bin_dir, self.data, self.sockets, self.log = bin_dir, data, sockets, log
+        self.port = 0
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, port: int | None = None) -> None:
+        self.port = port or self.port
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [str(self.bin_dir / "postgres"), "-D", str(self.data), "-h", "127.0.0.1",
+                 "-p", str(self.port), "-k", str(self.sockets), "-c", "fsync=off",
+                 "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+                 "-c", "max_connections=200", "-c", "shared_buffers=32MB"],
+                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                **_as_user())  # type: ignore[call-overload]
+        try:
+            _wait_ready(self.proc, self.port, time.monotonic() + START_TIMEOUT, self.log)
+        except PostgresUnavailable:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            _stop(self.proc)
+
+
 @dataclass(frozen=True)
 class LocalPostgres:
     host: str
     port: int
     socket_dir: Path
     startup_seconds: float
+    process: ServerProcess | None = field(default=None, repr=False, compare=False)
+
+    def stop(self) -> None:
+        """Stop the server (fast shutdown); `start()` brings it back with its databases."""
+        assert self.process is not None
+        self.process.stop()
+
+    def start(self) -> None:
+        assert self.process is not None
+        self.process.start()
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{USER}@{self.host}:{self.port}/{database}"
@@ -136,7 +176,7 @@ def run_postgres() -> Iterator[LocalPostgres]:
     # not under pytest's tmp_path: that is mode 0700 for root, unreadable to postgres
     base = Path(tempfile.mkdtemp(prefix="citycrier-pg-"))
     data, sockets, log = base / "data", base / "sock", base / "postgres.log"
-    proc: subprocess.Popen[bytes] | None = None
+    server = ServerProcess(bin_dir, data, sockets, log)
     try:
         sockets.mkdir()
         log.touch()
@@ -148,25 +188,14 @@ def run_postgres() -> Iterator[LocalPostgres]:
         if init.returncode != 0:
             raise PostgresUnavailable(f"initdb failed: {init.stderr.decode(errors='replace')}")
         for attempt in range(3):  # the port could be taken between choosing and binding
-            port = _free_port()
-            with log.open("ab") as out:
-                proc = subprocess.Popen(
-                    [str(bin_dir / "postgres"), "-D", str(data), "-h", "127.0.0.1",
-                     "-p", str(port), "-k", str(sockets), "-c", "fsync=off",
-                     "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-                     "-c", "max_connections=200", "-c", "shared_buffers=32MB"],
-                    stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                    **_as_user())  # type: ignore[call-overload]
             try:
-                _wait_ready(proc, port, time.monotonic() + START_TIMEOUT, log)
+                server.start(_free_port())
                 break
             except PostgresUnavailable:
-                _stop(proc)
                 if attempt == 2:
                     raise
-        assert proc is not None
-        yield LocalPostgres("127.0.0.1", port, sockets, time.monotonic() - started)
+        yield LocalPostgres("127.0.0.1", server.port, sockets, time.monotonic() - started,
+                            server)
     finally:
-        if proc is not None:
-            _stop(proc)
+        server.stop()
         shutil.rmtree(base, ignore_errors=True)
