@@ -233,7 +233,8 @@ def test_recipe_accounts_must_exist_and_match_its_platforms(project):
         f"'cityhall_bluesky'?)"]
 
 
-def test_a_mastodon_account_needs_its_server_and_token(project):
+def test_a_mastodon_account_needs_its_server_and_token(project, monkeypatch):
+    monkeypatch.setenv("CITYCRIER_MASTODON_TOKEN", "set")  # no warning for an unset token
     config = project / "config.toml"
     config.write_text(config.read_text(encoding="utf-8") + (
         '\n[accounts.city_m]\nplatform = "mastodon"\nreply_visibility = "everyone"\n'
