@@ -380,3 +380,20 @@ def test_past_the_idempotency_window_only_the_lookup_prevents_a_second_status(
     again = client.create_post(PostContent("Once."), key="k", root=None, parent=None)
     client.close()
     assert again != first and mastodon_clocked.writes == 2  # what a blind retry would do
+
+
+@pytest.mark.parametrize(("limit", "text", "status"), [
+    (500, "x" * 500, 200), (500, "x" * 501, 422),
+    (50, "y" * 26 + " https://data.brla.gov/d/" + "a" * 80, 200),  # the URL counts 23
+    (50, "y" * 27 + " https://data.brla.gov/d/" + "a" * 80, 422),
+    (50, "@cityhall@city.social " + "z" * 40, 200),  # the mention counts 9
+    (1000, "東" * 1000, 200), (1000, "東" * 1001, 422)])
+def test_the_fake_answers_422_over_its_max_characters(clock: FakeClock, limit: int, text: str,
+                                                      status: int) -> None:
+    with MastodonFake(clock=clock, max_characters=limit) as fake:
+        answer = httpx.post(f"{fake.base_url}/api/v1/statuses", json={"status": text},
+                            headers={"Authorization": f"Bearer {TOKEN}"})
+    assert answer.status_code == status and fake.mismatches == []
+    if status == 422:
+        assert answer.json() == {
+            "error": f"Validation failed: Text character limit of {limit} exceeded"}
