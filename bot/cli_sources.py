@@ -23,8 +23,11 @@ def sources() -> None:
 @click.pass_context
 def describe(ctx: click.Context, portal: str, dataset: str, config_path: Path | None,
              no_cache: bool) -> None:
-    """Print a dataset's columns, their types and when it was last updated.
+    """Print a dataset's columns and when it was last updated.
 
+    Each column: its field name (what a recipe writes), one plain word for its type (text,
+    number, date, boolean, location) and, where the portal shows people another name, that
+    display name in quotes.
     Example: citycrier sources describe open_data_br pbin-pcm7
     """
     import difflib
@@ -48,6 +51,9 @@ def describe(ctx: click.Context, portal: str, dataset: str, config_path: Path | 
         click.echo(f"rows: {info.row_count:,}")
     if info.url:
         click.echo(f"link: {info.url}")
-    width = max((len(n) for n, _ in info.columns), default=0)
-    for name, kind in info.columns:
-        click.echo(f"  {name:<{width}}  {kind}")
+    width = max((len(n) for n, _, _ in info.columns), default=0)
+    kinds = max((len(k) for _, _, k in info.columns), default=0)
+    for name, label, kind in info.columns:
+        shown = f"  {name:<{width}}  {kind:<{kinds}}  \"{label}\"" if label != name else \
+            f"  {name:<{width}}  {kind}"
+        click.echo(shown.rstrip())

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from bot.errors import CheckFailed, Problem, not_utf8
 from bot.periods import PERIODS
 from bot.platforms import REGISTRY
-from bot.query import BUCKETS, MEASURES, OPERATORS, Filter, Measure
+from bot.query import BUCKETS, MEASURES, OPERATORS, Filter, Measure, non_finite
 from bot.settings import (
     APPROVAL_MODES,
     CHART_KINDS,
@@ -310,7 +310,7 @@ _RECIPE = {"title": str, "template": str, "schedule": str, "approval": str, "pla
 _SOURCE = {"portal": str, "dataset": str, "date_field": str, "period": str, "measure": str,
            "where": dict, "filters": list, "live": dict}
 _LIVE = {"portal": str, "dataset": str, "date_field": str, "columns": dict}
-_FILTER = {"field": str, "op": str, "value": (str, int, float, list)}
+_FILTER = {"field": str, "op": str, "value": (str, int, float, bool, list)}
 _BREAKDOWN = {"group_by": str, "top": int}
 _SERIES = {"bucket": str, "count": int}
 _GOAL = {"target": float, "label": str, "deadline": date, "start": date}
@@ -466,13 +466,11 @@ def _read_source(r: _Reader, raw: Any, config: Config | None) -> SourceSpec | No
             measure = Measure(kind, fld or None)
     filters: list[Filter] = []
     for k, v in (s.get("where") or {}).items():
-        if isinstance(v, list):
-            filters.append(Filter(k, "in", tuple(v)))
-        elif isinstance(v, (str, int, float)) and not isinstance(v, bool):
-            filters.append(Filter(k, "=", v))
-        else:
-            r.note(f"source.where.{k}", f"must be a value or a list, not {type(v).__name__}")
+        value = _filter_value(r, f"source.where.{k}", v)
+        if value is None:
             ok = False
+        else:
+            filters.append(Filter(k, "in" if isinstance(value, tuple) else "=", value))
     for i, raw_f in enumerate(s.get("filters") or []):
         f = r.table(raw_f, f"source.filters[{i}]", _FILTER, required=("field", "op", "value"))
         if f.get("op") and f["op"] not in OPERATORS:
@@ -480,8 +478,11 @@ def _read_source(r: _Reader, raw: Any, config: Config | None) -> SourceSpec | No
                    "use one of " + ", ".join(OPERATORS))
             ok = False
         elif len(f) == 3:
-            v = tuple(f["value"]) if isinstance(f["value"], list) else f["value"]
-            filters.append(Filter(f["field"], f["op"], v))
+            v = _filter_value(r, f"source.filters[{i}].value", f["value"])
+            if v is None:
+                ok = False
+            else:
+                filters.append(Filter(f["field"], f["op"], v))
     live = None
     if "live" in s:
         lv = r.table(s["live"], "source.live", _LIVE, required=("portal", "dataset",
@@ -499,6 +500,29 @@ def _read_source(r: _Reader, raw: Any, config: Config | None) -> SourceSpec | No
         return None
     return SourceSpec(portal=s["portal"], dataset=s["dataset"], date_field=s["date_field"],
                       period=s["period"], measure=measure, filters=tuple(filters), live=live)
+
+
+_SCALARS = (str, int, float, bool)  # bool: a checkbox column (each portal writes its own form)
+
+
+def _filter_value(r: _Reader, at: str, value: Any) -> Any:
+    """A filter's value (a tuple for a list), or None after noting why it cannot be used:
+    a table, an empty list, or a number that is not finite (NaN, inf, "1e400")."""
+    items = value if isinstance(value, list) else [value]
+    if isinstance(value, list) and not value:
+        r.note(at, "is an empty list, which matches nothing",
+               "list at least one value, or remove the filter")
+        return None
+    for item in items:
+        if not isinstance(item, _SCALARS):
+            r.note(at, f"must be a value or a list of values, not {type(item).__name__}",
+                   'write "text", a number, true or false, or a list of them')
+            return None
+        if non_finite(item):
+            r.note(at, f"{item!r} is not a finite number", "write a finite number: a portal "
+                   "reads NaN or infinity as a column name, or matches nothing")
+            return None
+    return tuple(items) if isinstance(value, list) else value
 
 
 # ----------------------------------------------------------------------------- entry points

@@ -17,8 +17,8 @@ from typing import Any
 from bot.charts import Chart
 from bot.compose import Composed, compose_thread, render_title, template_environment
 from bot.errors import BotError, DataError
-from bot.figures import Figures, Source, compute_figures
-from bot.guards import Reason, check_readability, check_unusual, decide_state
+from bot.figures import Figures, Source, compute_figures, ensure_data
+from bot.guards import Reason, check_fresh, check_readability, check_unusual, decide_state
 from bot.periods import Period, resolve_period
 from bot.platforms import post_limits
 from bot.settings import Config, Recipe
@@ -156,13 +156,14 @@ def build_thread(config: Config, recipe: Recipe, as_of: datetime, *,
     period = resolve_period(recipe.source.period, as_of, config.timezone)
     src = source or open_recipe_source(config, recipe, no_cache=no_cache)
     figures = compute_figures(recipe, period, src)
-    check_fresh(recipe, figures, as_of)
+    reasons = check_fresh(recipe, figures.last_updated, as_of)  # before "no data": stale says why
+    ensure_data(recipe, period, figures)
     info = source_info(config, recipe, figures, as_of)
     ctx = build_context(recipe, period, figures, info, as_of)
     env = template_environment(config.templates_dir)
     composed = compose_thread(env, recipe, ctx, post_limits(config, recipe.accounts))
     drawn = draw_charts(env, recipe, figures, ctx, info, period, as_of) if charts else ()
-    reasons = [Reason("split", n, forces_review=False) for n in composed.notes]
+    reasons += [Reason("split", n, forces_review=False) for n in composed.notes]
     reasons += check_readability(composed.thread, recipe.max_grade)
     if store is not None:
         history = store.figure_history(recipe.name, "total", period.key)
@@ -172,28 +173,6 @@ def build_thread(config: Config, recipe: Recipe, as_of: datetime, *,
         reasons += check_unusual(f"the total of {recipe.noun}", figures.total.value,
                                  figures.total.previous, [], recipe.unusual_change)
     return Built(recipe, period, as_of, figures, composed, drawn, tuple(reasons), info)
-
-
-def check_fresh(recipe: Recipe, figures: Figures, as_of: datetime) -> None:
-    if recipe.stale_after is None or figures.last_updated is None:
-        return
-    age = as_of - figures.last_updated
-    if age > recipe.stale_after:
-        raise DataError(
-            f"recipe {recipe.name!r}: the dataset {recipe.source.dataset} was last updated "
-            f"{figures.last_updated:%Y-%m-%d %H:%M %Z}, {age.days} days before "
-            f"{as_of:%Y-%m-%d}; the recipe skips data older than "
-            f"{plain_duration(recipe.stale_after)} (stale_after): nothing drafted")
-
-
-def plain_duration(d: Any) -> str:
-    """3 days, 12 hours, 90 minutes: a timedelta as a person writes it."""
-    seconds = int(d.total_seconds())
-    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds % size == 0 and seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} seconds"
 
 
 def draft_recipe(config: Config, recipe: Recipe, store: Store, as_of: datetime, *,

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from bot.errors import DataError
 from bot.periods import Period, day_bounds, series_window
-from bot.query import Answer, DatasetInfo, Filter, Query
+from bot.query import BLANK, Answer, DatasetInfo, Filter, Query
 from bot.settings import Recipe
 
 _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -97,6 +97,7 @@ class Figures:
     last_updated: datetime | None
     queries: tuple[str, ...]
     pushed_down: bool = True
+    has_data: bool = True  # False: the period is empty (a count of 0, a mean over nothing)
 
     def to_json(self) -> dict[str, Any]:
         return json.loads(json.dumps(asdict(self), default=str))
@@ -106,6 +107,7 @@ class Figures:
         body = self.to_json()
         body.pop("last_updated", None)
         body.pop("queries", None)
+        body.pop("has_data", None)
         raw = json.dumps(body, sort_keys=True).encode()
         return hashlib.sha256(raw).hexdigest()[:32]
 
@@ -144,7 +146,7 @@ def compute_figures(recipe: Recipe, period: Period, source: Source) -> Figures:
     if period.previous is not None:
         prev = _ask(source, asked, window(period.previous))
         pushed &= prev.pushed_down
-        prev_value = prev.total
+        prev_value = prev.total if prev.rows else None  # a mean over nothing: not comparable
     total = Figure(now.total, prev_value)
 
     breakdowns: dict[str, tuple[Item, ...]] = {}
@@ -155,16 +157,16 @@ def compute_figures(recipe: Recipe, period: Period, source: Source) -> Figures:
         before: dict[str, float] = {}
         if period.previous is not None and keys:
             q = window(period.previous, group_by=b.group_by)
-            q = replace(q, filters=q.filters + (
-                Filter(b.group_by, "in", tuple(k for k in keys if k != "(blank)")),))
+            q = replace(q, filters=q.filters + (Filter(b.group_by, "in", _keys_filter(keys)),))
             ans = _ask(source, asked, q)
             pushed &= ans.pushed_down
             before = ans.as_dict()
+        missing = None if src.measure.kind == "mean" else 0.0  # a mean over nothing: no value
         items = []
         for rank, (key, value) in enumerate(top.rows, start=1):
             items.append(Item(
                 key=key, label=recipe.labels.get(key, key), value=value,
-                previous=before.get(key, 0.0) if period.previous is not None else None,
+                previous=before.get(key, missing) if period.previous is not None else None,
                 share=(value / total.value) if total.value else 0.0, rank=rank))
         breakdowns[b.name] = tuple(items)
 
@@ -195,13 +197,32 @@ def compute_figures(recipe: Recipe, period: Period, source: Source) -> Figures:
                         expected=g.target * elapsed / span, deadline=g.deadline,
                         days_left=max((g.deadline - period.last_day).days, 0))
 
-    figures = Figures(total, breakdowns, series, goal, last_updated, tuple(asked), pushed)
-    if total.value == 0 and not (goal and goal.value):
-        raise DataError(
-            f"recipe {recipe.name!r}: no {recipe.noun} in {src.dataset} for {period.label} "
-            f"({period.first_day} to {period.last_day}): an empty period never becomes a post "
-            f"(check the dataset is current, or the recipe's filters)")
-    return figures
+    return Figures(total, breakdowns, series, goal, last_updated, tuple(asked), pushed,
+                   has_data=bool(now.rows) and (src.measure.kind == "mean" or bool(total.value)))
+
+
+def ensure_data(recipe: Recipe, period: Period, figures: Figures) -> None:
+    """Raise DataError when the period holds nothing to post about (checked after freshness,
+    so a portal that stopped updating says so rather than "no data")."""
+    if figures.has_data or (figures.goal and figures.goal.value):
+        return
+    src = recipe.source
+    what = (f"no values of {src.measure.field} in {src.dataset} to take the mean of"
+            if src.measure.kind == "mean" else f"no {recipe.noun} in {src.dataset}")
+    raise DataError(
+        f"recipe {recipe.name!r}: {what} for {period.label} ({period.first_day} to "
+        f"{period.last_day}): an empty period never becomes a post (check the dataset is "
+        f"current, or the recipe's filters)")
+
+
+def _keys_filter(keys: list[str]) -> tuple[str | None, ...]:
+    """The values of an `in` filter asking for these group keys: "(blank)" is asked for as
+    null (None), since null rows never match an `in` list, and the list is never empty.
+
+    >>> _keys_filter(["THEFT", "(blank)"]), _keys_filter(["(blank)"])
+    (('THEFT', None), (None,))
+    """
+    return tuple(None if k == BLANK else k for k in keys)
 
 
 def _bucket_labels(key: str, bucket: str) -> tuple[str, str]:

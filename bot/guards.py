@@ -4,6 +4,10 @@
   even when approval is `auto`;
 - unusual change: the total outside the range of its own history in the store, or moving more
   than the recipe's `unusual_change`, needs review under `auto-unless-unusual`;
+- freshness (`stale_after`): a dataset last updated longer ago than that is not drafted
+  from (a DataError, checked before the empty-period check, so a portal that stopped updating
+  says so); a portal that gives no last-updated time is drafted with a reason saying that
+  freshness was not checked, which needs review;
 - length and empty periods are errors raised earlier (compose.py, figures.py): a draft that
   breaks them is never made.
 """
@@ -12,7 +16,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
+from bot.errors import DataError
+from bot.settings import Recipe
 from bot.store import APPROVED, PENDING, Post
 
 _URL = re.compile(r"https?://\S+")
@@ -20,7 +27,7 @@ _URL = re.compile(r"https?://\S+")
 
 @dataclass(frozen=True)
 class Reason:
-    kind: str  # readability | unusual | split | stale
+    kind: str  # readability | unusual | split | stale (no last-updated time)
     text: str
     forces_review: bool  # under auto: readability; under auto-unless-unusual: any
 
@@ -69,6 +76,54 @@ def check_unusual(name: str, value: float, previous: float | None, history: list
                 "unusual", f"{name} moved {move:+.0%} from the period before (this recipe "
                            f"flags moves over {threshold:.0%})", forces_review=True))
     return reasons
+
+
+NO_TIMESTAMP = "the portal gives no last-updated time; freshness not checked"
+
+
+def check_fresh(recipe: Recipe, last_updated: datetime | None,
+                as_of: datetime) -> list[Reason]:
+    """Raise DataError when the data is older than `stale_after`; when the portal gives no
+    last-updated time, a reason (which needs review) instead of silence."""
+    if recipe.stale_after is None:
+        return []
+    if last_updated is None:
+        return [Reason("stale", NO_TIMESTAMP, forces_review=True)]
+    age = as_of - last_updated
+    if age > recipe.stale_after:
+        before = (f"{plain_age(age)} before {as_of:%Y-%m-%d}" if age >= timedelta(days=1)
+                  else f"{plain_age(age)} before {as_of:%Y-%m-%d %H:%M %Z}")
+        raise DataError(
+            f"recipe {recipe.name!r}: the dataset {recipe.source.dataset} was last updated "
+            f"{last_updated:%Y-%m-%d %H:%M %Z}, {before}; the recipe skips data older than "
+            f"{plain_duration(recipe.stale_after)} (stale_after): nothing drafted")
+    return []
+
+
+def plain_age(age: timedelta) -> str:
+    """How old something is, in whole days, or in hours (minutes) when under a day (an hour).
+
+    >>> plain_age(timedelta(days=12, hours=5)), plain_age(timedelta(hours=5, minutes=59))
+    ('12 days', '5 hours')
+    >>> plain_age(timedelta(minutes=1, seconds=30)), plain_age(timedelta(days=1))
+    ('1 minute', '1 day')
+    """
+    seconds = int(age.total_seconds())
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} second{'s' if seconds != 1 else ''}"
+
+
+def plain_duration(d: timedelta) -> str:
+    """3 days, 12 hours, 90 minutes: a timedelta as a person writes it."""
+    seconds = int(d.total_seconds())
+    for unit, size in (("week", 604800), ("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds % size == 0 and seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return f"{seconds} seconds"
 
 
 def decide_state(approval: str, reasons: list[Reason]) -> str:

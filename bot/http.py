@@ -29,6 +29,8 @@ import sys
 import time
 import weakref
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol
@@ -104,6 +106,13 @@ class ResponseCache:
         except (OSError, ValueError):
             return None
         return Reply(meta["url"], meta["status"], httpx.Headers(meta["headers"]), body, True)
+
+    def forget(self, key: str) -> None:
+        for name in (f"{key}.json", f"{key}.body"):
+            try:
+                (self.folder / name).unlink(missing_ok=True)
+            except OSError as exc:
+                log.warning("cannot remove %s from the HTTP cache: %s", name, exc)
 
     def save(self, key: str, reply: Reply) -> None:
         headers = [(k, v) for k, v in reply.headers.multi_items() if k.lower() not in
@@ -186,7 +195,12 @@ class PortalClient:
                  dataset: str = "") -> tuple[Any, Reply]:
         """GET `url` and return its JSON body (checked for error bodies) and the reply."""
         reply = self.request("GET", url, params=params, dataset=dataset)
-        return self.read_json(reply, dataset), reply
+        try:
+            return self.read_json(reply, dataset), reply
+        except SourceError:
+            if self.cache is not None:  # never answer a broken body from the cache again
+                self.cache.forget(self.cache.key("GET", url, params))
+            raise
 
     def post_json(self, url: str, body: Any, *, dataset: str = "") -> tuple[Any, Reply]:
         reply = self.request("POST", url, json_body=body, dataset=dataset)
@@ -249,9 +263,7 @@ class PortalClient:
         try:
             body = json.loads(reply.content) if reply.content.strip() else None
         except ValueError as exc:
-            raise SourceError(self.portal.name, f"returned something that is not JSON "
-                              f"(HTTP {reply.status})", "check the portal's url in "
-                              "config.toml") from exc
+            raise not_json(self.portal.name, reply) from exc
         error = explain_body(self.portal, body, reply.status, dataset)
         if error is not None:
             raise error
@@ -268,10 +280,7 @@ class PortalClient:
         delay = min(BACKOFF_CAP, BACKOFF_BASE * 2 ** attempt)
         delay *= 0.5 + self.rng.random() / 2
         if isinstance(failure, httpx.Response):
-            try:
-                wanted = float(failure.headers.get("retry-after", ""))
-            except ValueError:
-                wanted = 0.0
+            wanted = retry_after_seconds(failure.headers)
             delay = max(delay, min(wanted, BACKOFF_CAP))
         return delay
 
@@ -322,6 +331,33 @@ class PortalClient:
                            "check that the portal is up and its url in config.toml")
 
 
+def retry_after_seconds(headers: httpx.Headers) -> float:
+    """`Retry-After` in seconds: given as seconds, or as an HTTP date (RFC 9110), which is
+    measured from the reply's own `Date` (so a skewed local clock does not matter), or from
+    now when the reply has none. 0 when absent or unreadable.
+
+    >>> retry_after_seconds(httpx.Headers({"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT",
+    ...                                    "Date": "Wed, 21 Oct 2015 07:28:00 GMT"}))
+    30.0
+    """
+    raw = headers.get("retry-after", "").strip()
+    if not raw:
+        return 0.0
+    try:
+        return max(float(raw), 0.0)
+    except ValueError:
+        pass
+    try:
+        until = parsedate_to_datetime(raw)
+        sent = headers.get("date")
+        now = parsedate_to_datetime(sent) if sent else datetime.now(UTC)
+    except (TypeError, ValueError, IndexError):
+        return 0.0
+    if until.tzinfo is None or now.tzinfo is None:  # "-0000": RFC 5322's unknown zone
+        until, now = until.replace(tzinfo=UTC), now.replace(tzinfo=UTC)
+    return max((until - now).total_seconds(), 0.0)
+
+
 def _tries(n: int) -> str:
     return "1 try" if n == 1 else f"{n} tries"
 
@@ -353,6 +389,23 @@ def html_error(portal: str, status: int) -> SourceError:
 
 
 _QUERY_FIX = "check the recipe's columns and filters with `citycrier sources describe`"
+
+
+def not_json(portal: str, reply: Reply) -> SourceError:
+    """A 2xx answer that is not valid JSON. Said to be JSON, it was cut off or broken on the
+    way (the url is right: try again); said to be something else (a CSV, a file), the url
+    points past the API."""
+    ctype = reply.headers.get("content-type", "").split(";")[0].strip().lower()
+    head = _one_line(reply.content[:40].decode("utf-8", "replace"), 40)
+    if "json" in ctype:
+        return SourceError(portal, f"sent a broken JSON answer (HTTP {reply.status}, "
+                           f"{len(reply.content):,} bytes, starting {head!r})",
+                           "it may have been cut off on the way: try again; if it keeps "
+                           "happening, the portal is at fault")
+    return SourceError(portal, f"returned something that is not JSON (HTTP {reply.status}, "
+                       f"{ctype or 'no content type'}, starting {head!r})",
+                       "the url points at a page or file, not the portal's API: check the "
+                       "portal's url in config.toml")
 
 
 def _parse(content: bytes) -> Any:

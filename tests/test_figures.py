@@ -4,9 +4,9 @@ from pathlib import Path
 import pytest
 
 from bot.errors import DataError
-from bot.figures import Figure, Item, Point, compute_figures
+from bot.figures import Figure, Item, Point, compute_figures, ensure_data
 from bot.periods import resolve_period
-from bot.query import Answer, Filter, Query
+from bot.query import Answer, Filter, Measure, Query
 from bot.settings import Breakdown, GoalSpec, Recipe, SeriesSpec, SourceSpec
 
 
@@ -83,8 +83,9 @@ def test_goal_progress_and_pace():
 
 
 def test_an_empty_period_is_an_error():
+    figures = compute_figures(recipe(), PERIOD, RecordingSource({}))
     with pytest.raises(DataError, match="no incidents in incidents for in October"):
-        compute_figures(recipe(), PERIOD, RecordingSource({}))
+        ensure_data(recipe(), PERIOD, figures)
 
 
 def test_data_hash_ignores_when_the_figures_were_fetched():
@@ -93,3 +94,41 @@ def test_data_hash_ignores_when_the_figures_were_fetched():
     b = compute_figures(recipe(), PERIOD, src)
     assert a.data_hash() == b.data_hash()
     assert a.history_values() == {"total": 5}
+
+
+def test_the_blank_groups_previous_value_is_asked_for_as_null():
+    src = RecordingSource({
+        ("2026-10-01", ""): [("", 9)], ("2026-09-01", ""): [("", 8)],
+        ("2026-10-01", "crime"): [("(blank)", 5), ("THEFT", 4)],
+        ("2026-09-01", "crime"): [("(blank)", 6), ("THEFT", 2)],
+    })
+    f = compute_figures(recipe(breakdowns=(Breakdown("top", "crime", 2),)), PERIOD, src)
+    assert [(it.key, it.value, it.previous) for it in f.breakdowns["top"]] == [
+        ("(blank)", 5, 6), ("THEFT", 4, 2)]
+    assert src.asked[3].filters[-1] == Filter("crime", "in", (None, "THEFT"))
+    only_blank = RecordingSource({("2026-10-01", ""): [("", 9)], ("2026-09-01", ""): [("", 8)],
+                                  ("2026-10-01", "crime"): [("(blank)", 5)]})
+    compute_figures(recipe(breakdowns=(Breakdown("top", "crime", 1),)), PERIOD, only_blank)
+    assert only_blank.asked[3].filters[-1] == Filter("crime", "in", (None,))  # never ()
+
+
+def test_a_mean_over_nothing_before_is_not_comparable():
+    src = RecordingSource({("2026-10-01", ""): [("", 3.5)]})  # September: no rows at all
+    f = compute_figures(recipe(source=SourceSpec("p", "incidents", "date", "last_month",
+                                                 measure=Measure("mean", "mag"))), PERIOD, src)
+    assert (f.total, f.has_data) == (Figure(3.5, None), True)
+    nothing = compute_figures(recipe(source=SourceSpec("p", "incidents", "date", "last_month",
+                                                       measure=Measure("mean", "mag"))),
+                              PERIOD, RecordingSource({}))
+    assert nothing.has_data is False
+
+
+def test_a_mean_breakdown_group_with_nothing_before_has_no_previous_value():
+    src = RecordingSource({("2026-10-01", ""): [("", 3.0)], ("2026-09-01", ""): [("", 2.0)],
+                           ("2026-10-01", "crime"): [("THEFT", 4.0), ("FRAUD", 2.0)],
+                           ("2026-09-01", "crime"): [("THEFT", 1.0)]})
+    mean = SourceSpec("p", "incidents", "date", "last_month", measure=Measure("mean", "mag"))
+    f = compute_figures(recipe(source=mean, breakdowns=(Breakdown("top", "crime", 2),)),
+                        PERIOD, src)
+    assert [(it.key, it.previous) for it in f.breakdowns["top"]] == [("THEFT", 1.0),
+                                                                     ("FRAUD", None)]

@@ -36,3 +36,15 @@ def test_decide_state():
     assert decide_state("auto", hard) == PENDING
     assert decide_state("auto-unless-unusual", unusual) == PENDING
     assert decide_state("auto-unless-unusual", note) == APPROVED
+
+
+def test_ages_under_a_day_are_hours_and_durations_stay_exact():
+    from datetime import timedelta
+
+    from bot.guards import plain_age, plain_duration
+
+    assert [plain_age(timedelta(seconds=s)) for s in (45, 90, 7200, 18000 + 3599, 86400,
+                                                      12 * 86400 + 5)] == [
+        "45 seconds", "1 minute", "2 hours", "5 hours", "1 day", "12 days"]
+    assert [plain_duration(timedelta(hours=h)) for h in (2, 24, 36, 168)] == [
+        "2 hours", "1 day", "36 hours", "1 week"]

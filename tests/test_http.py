@@ -292,8 +292,9 @@ def test_an_unknown_404_names_the_host() -> None:
 
 def test_not_json() -> None:
     assert message_of(make(sequence(httpx.Response(200, text="id,name\n1,a\n")))) == (
-        "portal 'demo': returned something that is not JSON (HTTP 200) (check the portal's "
-        "url in config.toml)")
+        "portal 'demo': returned something that is not JSON (HTTP 200, text/plain, starting "
+        "'id,name 1,a') (the url points at a page or file, not the portal's API: check the "
+        "portal's url in config.toml)")
 
 
 def test_unchanged_data_is_answered_from_the_cache(tmp_path: Path) -> None:
@@ -358,3 +359,39 @@ def test_progress_bar_on_a_terminal(capsys: pytest.CaptureFixture[str]) -> None:
         bar.advance(2)
     assert bar.done == 2
     assert capsys.readouterr().out == ""  # the bar draws on stderr, never on stdout
+
+
+def test_retry_after_as_an_http_date_counts_from_the_replys_date() -> None:
+    clock = FakeClock()
+    handler = sequence(httpx.Response(503, headers={
+        "Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT", "Date": "Wed, 21 Oct 2015 07:28:00 GMT"},
+        json={}), httpx.Response(200, json=[]))
+    make(handler, clock=clock).get_json(URL)
+    assert clock.sleeps == [30.0]
+
+
+def test_retry_after_in_the_past_or_unreadable_leaves_the_backoff() -> None:
+    clock = FakeClock()
+    handler = sequence(
+        httpx.Response(429, headers={"Retry-After": "Wed, 21 Oct 2015 07:28:30 GMT",
+                                     "Date": "Wed, 21 Oct 2015 08:00:00 GMT"}, json={}),
+        httpx.Response(429, headers={"Retry-After": "soon"}, json={}),
+        httpx.Response(200, json=[]))
+    make(handler, clock=clock).get_json(URL)
+    assert clock.sleeps == [0.75, 1.5]
+
+
+def test_a_broken_json_body_is_not_answered_from_the_cache_again(tmp_path: Path) -> None:
+    handler = sequence(httpx.Response(200, headers={"ETag": '"v1"',
+                                                    "Content-Type": "application/json"},
+                                      content=b'[{"a": "1"'),
+                       httpx.Response(200, headers={"ETag": '"v1"'}, json=[{"a": "1"}]))
+    client = make(handler, cache_dir=tmp_path)
+    assert message_of(client) == (
+        "portal 'demo': sent a broken JSON answer (HTTP 200, 10 bytes, starting '[{\"a\": "
+        "\"1\"') (it may have been cut off on the way: try again; if it keeps happening, the "
+        "portal is at fault)")
+    body, _ = client.get_json(URL)
+    assert body == [{"a": "1"}]
+    seen = handler.seen  # type: ignore[attr-defined]
+    assert "if-none-match" not in seen[1].headers  # the broken body was not kept

@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from bot.http import Clock, PortalClient
-from bot.query import Answer, DatasetInfo, Filter, Query
+from bot.query import Answer, DatasetInfo, Filter, Query, write_condition
 from bot.settings import PortalConfig
 from bot.sources import local
 from bot.sources.file import as_number, text_of
@@ -48,6 +48,9 @@ NUMBER_TYPES = {"esriFieldTypeOID", "esriFieldTypeInteger", "esriFieldTypeSmallI
                 "esriFieldTypeDouble", "esriFieldTypeSingle", "esriFieldTypeBigInteger"}
 DATE_TYPES = {"esriFieldTypeDate", "esriFieldTypeDateOnly", "esriFieldTypeTimestampOffset"}
 UTC = ZoneInfo("UTC")
+PLAIN_TYPES = {"esriFieldTypeString": "text", "esriFieldTypeGUID": "text",
+               "esriFieldTypeGlobalID": "text", "esriFieldTypeXML": "text"} | {
+    t: "number" for t in NUMBER_TYPES} | {t: "date" for t in DATE_TYPES}
 
 
 @dataclass(frozen=True)
@@ -59,6 +62,7 @@ class Layer:
     object_id: str
     max_record_count: int
     last_edit: datetime | None
+    aliases: tuple[tuple[str, str], ...] = ()  # (name, the alias people see)
 
     @property
     def types(self) -> dict[str, str]:
@@ -75,13 +79,17 @@ def parse_layer(body: dict[str, Any], tz: ZoneInfo) -> Layer:
     stamp = info.get("lastEditDate") or info.get("dataLastEditDate")
     edited = (datetime.fromtimestamp(stamp / 1000, UTC).astimezone(tz)
               if isinstance(stamp, (int, float)) else None)
+    aliases = tuple((str(f["name"]), str(f.get("alias") or f["name"]))
+                    for f in body.get("fields") or []
+                    if isinstance(f, dict) and f.get("type") != "esriFieldTypeGeometry")
     return Layer(str(body.get("name", "")), fields, str(oid),
-                 int(body.get("maxRecordCount") or 1000), edited)
+                 int(body.get("maxRecordCount") or 1000), edited, aliases)
 
 
 def parse_statistics(body: dict[str, Any], value_field: str,
                      key_fields: tuple[str, ...] = ()) -> list[tuple[tuple[Any, ...], float]]:
-    """((key values...), value) for each feature of an outStatistics answer.
+    """((key values...), value) for each feature of an outStatistics answer; a feature
+    whose statistic is null (an average of nothing) is left out.
 
     Field names are matched without regard to case: some servers upper-case them.
     """
@@ -90,8 +98,9 @@ def parse_statistics(body: dict[str, Any], value_field: str,
         attrs = {str(k).lower(): v for k, v in (feature.get("attributes") or {}).items()}
         value = attrs.get(value_field.lower())
         number = as_number(value) if value is not None else None
-        out.append((tuple(attrs.get(k.lower()) for k in key_fields),
-                    0.0 if number is None else number))
+        if number is None or number != number:  # null or NaN: no value to report
+            continue
+        out.append((tuple(attrs.get(k.lower()) for k in key_fields), number))
     return out
 
 
@@ -125,8 +134,11 @@ class ArcGISSource:
         layer = self.layer(dataset)
         link = (self.portal.dataset_link.format(dataset=dataset) if self.portal.dataset_link
                 else self.layer_url(dataset))
-        return DatasetInfo(self.portal.name, dataset, layer.fields, layer.last_edit,
-                           layer.name, link)
+        alias = dict(layer.aliases)
+        columns = tuple((name, alias.get(name, name), PLAIN_TYPES.get(kind, kind))
+                        for name, kind in layer.fields)
+        return DatasetInfo(self.portal.name, dataset, columns, layer.last_edit, layer.name,
+                           link)
 
     def last_updated(self, dataset: str) -> datetime | None:
         return self.layer(dataset).last_edit
@@ -154,8 +166,12 @@ class ArcGISSource:
         else:
             found = self._measure(query, layer, self._where(query, layer, query.start,
                                                             query.end))
-            rows = local.finish_rows(found.items(), query) if query.group_by else (
-                ("", found.get("", 0.0)),)
+            if query.group_by:
+                rows = local.finish_rows(found.items(), query)
+            elif query.measure.kind == "mean" and "" not in found:
+                rows = ()  # a mean over nothing: no data
+            else:
+                rows = (("", found.get("", 0.0)),)
         return Answer(rows, layer.last_edit)
 
     # -- translating --------------------------------------------------------------------------
@@ -181,18 +197,16 @@ class ArcGISSource:
                 if moment is not None:
                     parts.append(f"{q.date_field} {op} {utc_timestamp(moment, self.zone)}")
         parts += [self._condition(f, layer.types) for f in q.filters]
+        if q.measure.kind == "mean" and q.measure.field:
+            parts.append(f"{q.measure.field} IS NOT NULL")  # nothing to average
         return " AND ".join(parts) or "1=1"
 
     @staticmethod
     def _condition(f: Filter, types: dict[str, str]) -> str:
-        values = f.value if isinstance(f.value, (tuple, list)) else (f.value,)
-        numeric = types.get(f.field) in NUMBER_TYPES and all(
-            as_number(v) is not None for v in values)
-        literals = [str(text_of(as_number(v))) if numeric
-                    else "'" + str(text_of(v)).replace("'", "''") + "'" for v in values]
-        if f.op in ("in", "not in"):
-            return f"{f.field} {f.op.upper()} ({', '.join(literals)})"
-        return f"{f.field} {'<>' if f.op == '!=' else f.op} {literals[0]}"
+        return write_condition(  # ArcGIS has no boolean type: 1/0 in numbers, else text
+            f, f.field, number_column=types.get(f.field) in NUMBER_TYPES, boolean=None,
+            quote=lambda v: "'" + str(text_of(v)).replace("'", "''") + "'",
+            number=lambda v: str(text_of(as_number(v))), upper=True, not_equal="<>")
 
     def _measure(self, q: Query, layer: Layer, where: str) -> dict[str, float]:
         """The measure by group key ("" when ungrouped) for rows matching `where`."""

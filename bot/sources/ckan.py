@@ -32,7 +32,7 @@ import httpx
 
 from bot.errors import PortalError
 from bot.http import Clock, PortalClient
-from bot.query import Answer, DatasetInfo, Filter, Query
+from bot.query import Answer, DatasetInfo, Filter, Query, write_condition
 from bot.settings import PortalConfig
 from bot.sources import local
 from bot.sources.file import as_number, text_of
@@ -43,6 +43,10 @@ MAX_PAGE = 32_000  # CKAN's default ckan.datastore.search.rows_max
 NUMBER_TYPES = {"numeric", "int", "int2", "int4", "int8", "integer", "bigint", "smallint",
                 "float", "float4", "float8", "double precision", "real"}
 TIME_TYPES = {"timestamp", "timestamptz", "date"}
+BOOL_TYPES = {"bool", "boolean"}
+PLAIN_TYPES = {"text": "text", "json": "text", "geometry": "location"} | {
+    t: "number" for t in NUMBER_TYPES} | {t: "date" for t in TIME_TYPES} | {
+    t: "boolean" for t in BOOL_TYPES}
 _TRUNC = {"day": "day", "week": "week", "month": "month", "year": "year"}
 
 
@@ -77,11 +81,14 @@ class CKANSource:
     def describe(self, dataset: str) -> DatasetInfo:
         result = self.action("datastore_search", {"resource_id": dataset, "limit": "0"},
                              dataset)
-        fields = tuple((str(f["id"]), str(f.get("type", ""))) for f in result.get("fields", [])
-                       if f.get("id") != "_id")
+        shown = [f for f in result.get("fields", []) if f.get("id") != "_id"]
+        fields = tuple((str(f["id"]), str(f.get("type", ""))) for f in shown)
         self._fields[dataset] = dict(fields)
         updated, title = self._package_facts(dataset)
-        return DatasetInfo(self.portal.name, dataset, fields, updated, title,
+        columns = tuple((str(f["id"]), str((f.get("info") or {}).get("label") or f["id"]),
+                         PLAIN_TYPES.get(str(f.get("type", "")), str(f.get("type", ""))))
+                        for f in shown)
+        return DatasetInfo(self.portal.name, dataset, columns, updated, title,
                            self.portal.dataset_link.format(dataset=dataset)
                            if self.portal.dataset_link else "", result.get("total"))
 
@@ -171,18 +178,17 @@ class CKANSource:
                     parts.append(f"{self._when(q.date_field, types)} {op} "
                                  f"'{aware.astimezone(self.zone):%Y-%m-%d %H:%M:%S}'")
         parts += [self._condition(f, types) for f in q.filters]
+        if q.measure.kind == "mean" and q.measure.field:
+            parts.append(f"{quote_name(q.measure.field)} IS NOT NULL")  # nothing to average
         return parts
 
     @staticmethod
     def _condition(f: Filter, types: dict[str, str]) -> str:
-        values = f.value if isinstance(f.value, (tuple, list)) else (f.value,)
-        numeric = types.get(f.field) in NUMBER_TYPES and all(
-            as_number(v) is not None for v in values)
-        literals = [str(text_of(as_number(v))) if numeric else quote_text(v) for v in values]
-        column = quote_name(f.field)
-        if f.op in ("in", "not in"):
-            return f"{column} {f.op.upper()} ({', '.join(literals)})"
-        return f"{column} {'<>' if f.op == '!=' else f.op} {literals[0]}"
+        kind = types.get(f.field)
+        return write_condition(f, quote_name(f.field), number_column=kind in NUMBER_TYPES,
+                               boolean=("TRUE", "FALSE") if kind in BOOL_TYPES else None,
+                               quote=quote_text, number=lambda v: str(text_of(as_number(v))),
+                               upper=True, not_equal="<>")
 
     def _aggregate_by_sql(self, q: Query, types: dict[str, str]) -> tuple[
             tuple[str, float], ...]:
@@ -202,6 +208,8 @@ class CKANSource:
             sql += " WHERE " + " AND ".join(where)
         if not key:
             rows = self._sql(sql + " LIMIT 1", q.dataset)
+            if q.measure.kind == "mean" and (not rows or rows[0].get("cc_value") is None):
+                return ()  # a mean over nothing: no data
             return (("", _number(rows[0].get("cc_value")) if rows else 0.0),)
         sql += f" GROUP BY {key}"
         found: dict[str, float] | None = None
@@ -243,8 +251,9 @@ class CKANSource:
     def iter_records(self, dataset: str, columns: list[str] | None = None,
                      filters: tuple[Filter, ...] = ()) -> Iterator[dict[str, Any]]:
         """Every row (equality filters applied by CKAN), paged by the echoed `limit`."""
-        equal = {f.field: (list(f.value) if isinstance(f.value, (tuple, list)) else f.value)
-                 for f in filters if f.op in ("=", "in")}
+        equal = {f.field: (list(f.values) if f.op == "in" else f.values[0])
+                 for f in filters if f.op in ("=", "in") and f.values and not f.or_null
+                 and not any(isinstance(v, bool) for v in f.values)}  # the rest: here
         params: dict[str, Any] = {"resource_id": dataset, "sort": "_id asc",
                                   "limit": str(min(self.portal.page_size or MAX_PAGE,
                                                    MAX_PAGE))}

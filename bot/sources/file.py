@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bot.errors import SchemaError, SourceError
-from bot.query import BUCKETS, MEASURES, OPERATORS, ORDERS, Answer, DatasetInfo, Filter, Query
+from bot.query import BLANK, Answer, DatasetInfo, Filter, Query
 from bot.settings import PortalConfig
 
 if TYPE_CHECKING:
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BLANK = "(blank)"
 NA_VALUES = ["", "NA", "N/A", "NULL", "null", "NaN", "nan"]
 _UNNAMED = re.compile(r"Unnamed: \d+")
 _AWARE = r".*\d[T ]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)"
@@ -99,7 +98,10 @@ class FileSource:
     # -- the portal protocol ----------------------------------------------------------------
     def fetch(self, query: Query) -> Answer:
         """Execute `query` exactly; see the module docstring for the rules."""
-        self._check_query(query)
+        problems = query.problems()
+        if problems:
+            raise SourceError(self.portal.name, f"cannot run {query.describe()}: "
+                              f"{problems[0]}", "fix the recipe")
         table = self._load(query.dataset)
         for column in query.columns():
             if column not in table.frame.columns:
@@ -112,7 +114,8 @@ class FileSource:
             keys = table.frame[query.group_by][mask].fillna(BLANK).astype(str)
             rows = self._grouped_values(table, query, mask, keys)
         else:
-            rows = [("", self._total_value(table, query, mask))]
+            total = self._total_value(table, query, mask)
+            rows = [] if total is None else [("", total)]  # a mean over nothing: no data
         rows = order_rows(rows, query.order)
         if query.top:
             rows = rows[: query.top]
@@ -121,7 +124,7 @@ class FileSource:
     def describe(self, dataset: str) -> DatasetInfo:
         """Columns (text, number or date), row count and modification time of a dataset."""
         table = self._load(dataset)
-        columns = tuple((str(c), table.kind(str(c))) for c in table.frame.columns)
+        columns = tuple((str(c), str(c), table.kind(str(c))) for c in table.frame.columns)
         return DatasetInfo(portal=self.portal.name, dataset=dataset, columns=columns,
                            last_updated=self._modified(table), title=dataset,
                            row_count=len(table.frame))
@@ -166,25 +169,6 @@ class FileSource:
         return datetime.fromtimestamp(table.mtime, ZoneInfo(self.tz))
 
     # -- executing ----------------------------------------------------------------------------
-    def _check_query(self, q: Query) -> None:
-        problems = []
-        if q.measure.kind not in MEASURES:
-            problems.append(f"unknown measure {q.measure.kind!r}")
-        elif q.measure.kind != "count" and not q.measure.field:
-            problems.append(f"measure {q.measure.kind!r} needs a field")
-        problems += [f"unknown operator {f.op!r}" for f in q.filters if f.op not in OPERATORS]
-        if q.order not in ORDERS:
-            problems.append(f"unknown order {q.order!r}")
-        if q.bucket and q.bucket not in BUCKETS:
-            problems.append(f"unknown bucket {q.bucket!r}")
-        if q.bucket and q.group_by:
-            problems.append("a query groups by a column or buckets by date, not both")
-        if (q.bucket or q.start or q.end) and not q.date_field:
-            problems.append("a date window or bucket needs a date field")
-        if problems:
-            raise SourceError(self.portal.name, f"cannot run {q.describe()}: {problems[0]}",
-                              "fix the recipe")
-
     def _select_rows(self, table: _Table, q: Query) -> pd.Series:
         import pandas as pd
 
@@ -211,14 +195,17 @@ class FileSource:
             return table.frame[q.measure.field][mask]
         return table.number(q.measure.field)[mask]
 
-    def _total_value(self, table: _Table, q: Query, mask: pd.Series) -> float:
+    def _total_value(self, table: _Table, q: Query, mask: pd.Series) -> float | None:
         values = self._measured(table, q, mask)
         kind = q.measure.kind
         if kind == "count":
             return float(len(values))
         if kind == "count_distinct":
             return float(values.nunique())
-        return _finite(values.sum() if kind == "sum" else values.mean())
+        if kind == "mean":
+            mean = float(values.mean())
+            return None if math.isnan(mean) else mean
+        return _finite(values.sum())
 
     def _grouped_values(self, table: _Table, q: Query, mask: pd.Series,
                         keys: pd.Series) -> list[tuple[str, float]]:
@@ -228,7 +215,8 @@ class FileSource:
         result = (groups.size() if kind == "count" else groups.nunique()
                   if kind == "count_distinct" else groups.sum() if kind == "sum"
                   else groups.mean())
-        return [(str(k), _finite(v)) for k, v in result.items()]
+        return [(str(k), _finite(v)) for k, v in result.items()
+                if not (kind == "mean" and math.isnan(float(v)))]  # a mean over nothing
 
     def _bucket_rows(self, table: _Table, q: Query, mask: pd.Series) -> list[tuple[str, float]]:
         import numpy as np
@@ -258,12 +246,16 @@ class FileSource:
 
 
 def filter_rows(table: _Table, f: Filter) -> pd.Series:
-    """Rows where `f` holds; numbers compare as numbers in a numeric column, else as text."""
+    """Rows where `f` holds; numbers compare as numbers in a numeric column, booleans as
+    true/false however the file spells them, else as text. A null in an `in` list asks for
+    the null rows too."""
     raw = table.frame[f.field]
-    values = f.value if isinstance(f.value, (tuple, list)) else (f.value,)
+    values = f.values
     numbers = [as_number(v) for v in values]
     wanted: list[Any]
-    if table.is_numeric(f.field) and all(n is not None for n in numbers):
+    if values and all(isinstance(v, bool) for v in values):
+        column, wanted = raw.map(lambda x: as_boolean(x), na_action="ignore"), list(values)
+    elif table.is_numeric(f.field) and all(n is not None for n in numbers):
         column, wanted = table.number(f.field), numbers
     else:
         column, wanted = raw.fillna("").astype(str), [text_of(v) for v in values]
@@ -274,7 +266,8 @@ def filter_rows(table: _Table, f: Filter) -> pd.Series:
         w = wanted[0]
         result = {"=": column == w, "!=": column != w, ">": column > w, ">=": column >= w,
                   "<": column < w, "<=": column <= w}[f.op]
-    return result & raw.notna()
+    present = raw.notna() & column.notna()
+    return (result & present) | (raw.isna() if f.or_null else False)
 
 
 def parse_dates(raw: pd.Series, tz: str) -> pd.Series:
@@ -386,6 +379,22 @@ def text_of(value: Any) -> str | None:
     if isinstance(value, (dict, list)):
         return json.dumps(value, sort_keys=True, separators=(",", ":"))
     return str(value)
+
+
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+def as_boolean(value: Any) -> bool | None:
+    """A cell read as true or false ("TRUE", "t", "Yes", 1, JSON true), or None.
+
+    >>> as_boolean("TRUE"), as_boolean("f"), as_boolean(1.0), as_boolean("maybe")
+    (True, False, True, None)
+    """
+    if isinstance(value, bool):
+        return value
+    text = (text_of(value) or "").strip().lower()
+    return True if text in _TRUE else False if text in _FALSE else None
 
 
 def as_number(value: Any) -> float | None:

@@ -32,8 +32,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.errors import SchemaError, SourceError
-from bot.query import BUCKETS, MEASURES, OPERATORS, ORDERS, Filter, Query
-from bot.sources.file import BLANK, as_number, bucket_start, next_bucket, order_rows, text_of
+from bot.query import Filter, Query
+from bot.sources.file import (
+    BLANK,
+    as_boolean,
+    as_number,
+    bucket_start,
+    next_bucket,
+    order_rows,
+    text_of,
+)
 
 __all__ = ["BLANK", "aggregate_records", "bucket_start", "check_columns", "check_query",
            "fill_buckets", "finish_rows", "key_text", "next_bucket", "read_moment",
@@ -45,20 +53,7 @@ _US_FORMATS = ("%m/%d/%Y %I:%M:%S %p", "%m/%d/%Y %I:%M %p", "%m/%d/%Y %H:%M:%S",
 
 def check_query(portal: str, q: Query) -> None:
     """Refuse a query no portal can run, with the same words as the `file` portal."""
-    problems = []
-    if q.measure.kind not in MEASURES:
-        problems.append(f"unknown measure {q.measure.kind!r}")
-    elif q.measure.kind != "count" and not q.measure.field:
-        problems.append(f"measure {q.measure.kind!r} needs a field")
-    problems += [f"unknown operator {f.op!r}" for f in q.filters if f.op not in OPERATORS]
-    if q.order not in ORDERS:
-        problems.append(f"unknown order {q.order!r}")
-    if q.bucket and q.bucket not in BUCKETS:
-        problems.append(f"unknown bucket {q.bucket!r}")
-    if q.bucket and q.group_by:
-        problems.append("a query groups by a column or buckets by date, not both")
-    if (q.bucket or q.start or q.end) and not q.date_field:
-        problems.append("a date window or bucket needs a date field")
+    problems = q.problems()
     if problems:
         raise SourceError(portal, f"cannot run {q.describe()}: {problems[0]}", "fix the recipe")
 
@@ -200,14 +195,15 @@ class Tally:
                 self.total += n
                 self.numbers += 1
 
-    def result(self, kind: str) -> float:
+    def result(self, kind: str) -> float | None:
+        """The group's value; None for a mean with nothing to average (no data)."""
         if kind == "count":
             return float(self.rows)
         if kind == "count_distinct":
             return float(len(self.distinct))
         if kind == "sum":
             return self.total
-        return self.total / self.numbers if self.numbers else 0.0
+        return self.total / self.numbers if self.numbers else None
 
 
 def numeric_columns(records: Sequence[Mapping[str, Any]], columns: Iterable[str]) -> set[str]:
@@ -224,8 +220,14 @@ def matches(value: Any, f: Filter, numeric: bool) -> bool:
     """Whether one value passes a filter, by the `file` portal's rules."""
     text = cell_text(value)
     if text is None:
-        return False
-    wanted = f.value if isinstance(f.value, (tuple, list)) else (f.value,)
+        return f.or_null
+    wanted = f.values
+    if wanted and all(isinstance(v, bool) for v in wanted):
+        truth = value if isinstance(value, bool) else as_boolean(text)
+        if truth is None:
+            return False
+        hit = truth in wanted
+        return hit if f.op in ("=", "in") else not hit if f.op in ("!=", "not in") else False
     numbers = [as_number(v) for v in wanted]
     have: Any
     want: list[Any]
@@ -283,9 +285,12 @@ def aggregate_records(records: Iterable[Mapping[str, Any]], q: Query, tz: str,
         if tally is None:
             tally = tallies[key] = Tally()
         tally.add(record.get(q.measure.field) if q.measure.field else None, kind)
-    found = {key: tally.result(kind) for key, tally in tallies.items()}
+    found = {key: value for key, tally in tallies.items()
+             if (value := tally.result(kind)) is not None}
     if q.bucket:
         return finish_rows(fill_buckets(found, q, zone), q)
     if q.group_by:
         return finish_rows(found.items(), q)
+    if kind == "mean" and "" not in found:
+        return ()  # a mean over nothing: no data
     return (("", found.get("", 0.0)),)

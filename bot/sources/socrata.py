@@ -15,14 +15,23 @@ What is sent (SODA 2.1, `GET /resource/ID.json`):
 
 - Floating timestamps (`calendar_date`) compare with naive local times, fixed ones with UTC.
 - Time series group by `date_trunc_ymd/ym/y`; weeks are summed from days (Monday first).
+  A fixed timestamp is first made floating in the city's zone,
+  `date_trunc_ym(to_floating_timestamp(col, 'America/Chicago'))`, so buckets are local days.
+- An `in` list that also asks for the "(blank)" group becomes `(col in (...) OR col IS NULL)`;
+  booleans go bare (`true`) into checkbox columns, as 1/0 into numbers, quoted into text.
+- A mean leaves out rows where the field is null (`IS NOT NULL`), so a group with nothing to
+  average is absent, and an ungrouped mean over nothing answers no rows ("no data").
 - `count_distinct` groups by (key, field) and counts the distinct pairs here.
 - Strings are quoted with doubled single quotes; numbers go bare into number columns.
 - Every value comes back as a string and null fields are absent: values are read by the
   `X-SODA2-Types` header, a missing key is "(blank)".
 - Paging always sends `$order`, so pages never overlap.
 - SODA 3 (`portal.soda3`): the same statement, POSTed to `/api/v3/views/ID/query.json`.
-- What the portal cannot do (a text date column, a sum over a text column, a bucket of a
-  fixed timestamp) is done here from raw rows, paged by `:id`, and logged.
+- What the portal cannot do (a text date column, a sum over a text column) is done here from
+  raw rows, paged by `:id`, and logged.
+- Column types are kept by their SODA 2 names on both paths (the view's `calendar_date` and
+  `date` are read as `floating_timestamp` and `fixed_timestamp`); `describe` shows each
+  column's field name, display name and one plain word for its type.
 """
 
 from __future__ import annotations
@@ -43,7 +52,7 @@ import httpx
 
 from bot.errors import CredentialError, PortalError, SchemaError, SourceError
 from bot.http import Clock, PortalClient
-from bot.query import Answer, DatasetInfo, Filter, Query
+from bot.query import Answer, DatasetInfo, Filter, Query, write_condition
 from bot.settings import PortalConfig
 from bot.sources import local
 from bot.sources.file import as_number, text_of
@@ -57,6 +66,12 @@ FIXED_TYPES = {"date", "fixed_timestamp"}
 _TRUNC = {"day": "date_trunc_ymd", "week": "date_trunc_ymd", "month": "date_trunc_ym",
           "year": "date_trunc_y"}
 _PLAIN_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+VIEW_TYPES = {"calendar_date": "floating_timestamp", "date": "fixed_timestamp"}  # view -> SODA2
+PLAIN_TYPES = {"text": "text", "url": "text", "email": "text", "phone": "text",
+               "checkbox": "boolean", "point": "location", "location": "location",
+               "multipoint": "location", "line": "location", "multiline": "location",
+               "polygon": "location", "multipolygon": "location"} | {
+    t: "number" for t in NUMBER_TYPES} | {t: "date" for t in FLOATING_TYPES | FIXED_TYPES}
 
 
 @dataclass(frozen=True)
@@ -124,8 +139,11 @@ class SocrataSource:
         view = self._view(dataset)
         link = self.portal.dataset_link.format(dataset=dataset) if self.portal.dataset_link \
             else f"{self.base}/d/{dataset}"
-        return DatasetInfo(self.portal.name, dataset, tuple(view["columns"].items()),
-                           view["updated"], view["title"], link)
+        labels = view.get("labels", {})
+        columns = tuple((name, labels.get(name, name), PLAIN_TYPES.get(kind, kind))
+                        for name, kind in view["columns"].items())
+        return DatasetInfo(self.portal.name, dataset, columns, view["updated"], view["title"],
+                           link)
 
     def last_updated(self, dataset: str) -> datetime | None:
         return self._view(dataset)["updated"]
@@ -156,14 +174,17 @@ class SocrataSource:
 
     def _read_view(self, body: Any) -> dict[str, Any]:
         body = body.get("meta", {}).get("view", body) if isinstance(body, dict) else {}
-        columns = {c["fieldName"]: c.get("dataTypeName", "text")
-                   for c in body.get("columns", [])
-                   if isinstance(c, dict) and c.get("fieldName")
-                   and not str(c["fieldName"]).startswith(":")}
+        shown = [c for c in body.get("columns", []) if isinstance(c, dict)
+                 and c.get("fieldName") and not str(c["fieldName"]).startswith(":")]
+        columns = {c["fieldName"]: VIEW_TYPES.get(str(c.get("dataTypeName", "text")),
+                                                  str(c.get("dataTypeName", "text")))
+                   for c in shown}
+        labels = {c["fieldName"]: str(c.get("name") or c["fieldName"]) for c in shown}
         stamp = body.get("rowsUpdatedAt")
         updated = (datetime.fromtimestamp(stamp, ZoneInfo("UTC")).astimezone(self.zone)
                    if isinstance(stamp, (int, float)) else None)
-        return {"columns": columns, "updated": updated, "title": str(body.get("name", ""))}
+        return {"columns": columns, "labels": labels, "updated": updated,
+                "title": str(body.get("name", ""))}
 
     def _probe_resource(self, dataset: str) -> dict[str, Any]:
         """Columns from the X-SODA2-* headers and the time from Last-Modified."""
@@ -182,8 +203,6 @@ class SocrataSource:
         if q.date_field and (q.start or q.end or q.bucket) and kind not in (
                 FLOATING_TYPES | FIXED_TYPES):
             return f"date column {q.date_field!r} is {kind or 'untyped'}, not a timestamp"
-        if q.bucket and kind in FIXED_TYPES:
-            return f"date column {q.date_field!r} is a UTC timestamp, bucketed by local days"
         if q.measure.kind in ("sum", "mean") and types.get(q.measure.field or "") not in (
                 NUMBER_TYPES):
             return f"column {q.measure.field!r} is not a number column"
@@ -198,6 +217,8 @@ class SocrataSource:
                 if moment is not None:
                     where.append(f"{column} {op} '{self._timestamp(moment, fixed)}'")
         where += [self._condition(f, types) for f in q.filters]
+        if q.measure.kind == "mean" and q.measure.field:
+            where.append(f"{name_of(q.measure.field)} IS NOT NULL")  # nothing to average
         return tuple(where)
 
     def _timestamp(self, moment: datetime, fixed: bool) -> str:
@@ -207,21 +228,20 @@ class SocrataSource:
         return aware.astimezone(self.zone).strftime("%Y-%m-%dT%H:%M:%S")
 
     def _condition(self, f: Filter, types: dict[str, str]) -> str:
-        values = f.value if isinstance(f.value, (tuple, list)) else (f.value,)
-        numeric = types.get(f.field) in NUMBER_TYPES and all(
-            as_number(v) is not None for v in values)
-        literals = [str(text_of(as_number(v))) if numeric else quote_text(v) for v in values]
-        column = name_of(f.field)
-        if f.op in ("in", "not in"):
-            return f"{column} {f.op} ({', '.join(literals)})"
-        return f"{column} {f.op} {literals[0]}"
+        kind = types.get(f.field)
+        return write_condition(f, name_of(f.field), number_column=kind in NUMBER_TYPES,
+                               boolean=("true", "false") if kind == "checkbox" else None,
+                               quote=quote_text, number=lambda v: str(text_of(as_number(v))))
 
     def _aggregate_remotely(self, q: Query, types: dict[str, str]) -> tuple[
             tuple[str, float], ...]:
         where = self._where(q, types)
         key = None
         if q.bucket:
-            key = f"{_TRUNC[q.bucket]}({name_of(q.date_field or '')})"
+            when = name_of(q.date_field or "")
+            if types.get(q.date_field or "") in FIXED_TYPES:  # local days, not UTC ones
+                when = f"to_floating_timestamp({when}, {quote_text(self.tz)})"
+            key = f"{_TRUNC[q.bucket]}({when})"
         elif q.group_by:
             key = name_of(q.group_by)
         field = name_of(q.measure.field) if q.measure.field else ""
@@ -240,13 +260,15 @@ class SocrataSource:
                 part = sums.setdefault(self._key(row, q), [0.0, 0.0])
                 part[0] += _number(row.get("cc_sum"))
                 part[1] += _number(row.get("cc_n"))
-            found = {k: (s / n if n else 0.0) for k, (s, n) in sums.items()}
+            found = {k: s / n for k, (s, n) in sums.items() if n}
         else:
             measure = {"count": "count(*)", "sum": f"sum({field})",
                        "mean": f"avg({field})"}[kind]
             select = keyed + (f"{measure} AS cc_value",)
             if not key:
                 rows = list(self._rows(q.dataset, Soql(select, where, (), ()), 1))
+                if kind == "mean" and (not rows or rows[0].get("cc_value") is None):
+                    return ()  # a mean over nothing: no data
                 return (("", _number(rows[0].get("cc_value")) if rows else 0.0),)
             found = self._grouped(q, Soql(select, where, groups, ("cc_key",)))
         if q.bucket:
@@ -268,6 +290,8 @@ class SocrataSource:
     def _sum_by_key(self, q: Query, rows: Iterator[dict[str, Any]]) -> dict[str, float]:
         found: dict[str, float] = {}
         for row in rows:
+            if row.get("cc_value") is None and q.measure.kind == "mean":
+                continue  # nothing to average in this group
             key = self._key(row, q)
             found[key] = found.get(key, 0.0) + _number(row.get("cc_value"))
         return found
@@ -345,9 +369,16 @@ class SocrataSource:
         except PortalError as exc:
             missing = re.search(r"No such column: ([^\s;,]+)", exc.detail)
             if exc.code == "query.soql.no-such-column" and missing:
+                column = missing.group(1).strip("`")
                 columns = list(self._views.get(dataset, {}).get("columns", {}))
-                raise SchemaError(self.portal.name, dataset, missing.group(1).strip("`"),
-                                  columns) from exc
+                if column not in columns:
+                    raise SchemaError(self.portal.name, dataset, column, columns) from exc
+                # the metadata lists it, yet the query engine does not know it: say what the
+                # portal said, not "has no column X; it has: X, ..."
+                raise PortalError(self.portal.name, exc.code, exc.detail,
+                                  f"the dataset's metadata lists {column!r} but its query "
+                                  f"engine refuses it; the column may have been renamed or "
+                                  f"hidden: ask the portal, or use another column") from exc
             raise
         if not isinstance(body, list):
             raise SourceError(self.portal.name, f"dataset {dataset!r} answered with "

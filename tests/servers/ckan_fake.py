@@ -3,7 +3,8 @@
 Actions (GET /api/3/action/NAME): `datastore_search` (resource_id, limit - silently capped at
 `max_limit` and echoed back -, offset, filters as JSON, fields, sort, include_total),
 `datastore_search_sql` (sql; PostgreSQL's `date_trunc`, `to_char(..., 'YYYY-MM-DD')` and
-`::timestamp` are understood), `package_show` and `resource_show`.
+`::timestamp` are understood; `IN ()` is refused, as PostgreSQL's parser refuses it; `bool`
+fields hold true/false), `package_show` and `resource_show`.
 
 Answers have CKAN's envelope, `{"help": ..., "success": true, "result": ...}`, and its errors
 (ckan/views/api.py): 404 `Not Found Error`, 409 `Validation Error` (a dict of field ->
@@ -26,6 +27,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 NUMBER_TYPES = {"numeric", "int", "int4", "int8", "float8"}
+BOOL_TYPES = {"bool", "boolean"}
 
 
 @dataclass
@@ -85,7 +87,7 @@ class CKANFake:
         package["metadata_modified"] = metadata_modified
         package["resources"].append({"id": resource_id, "package_id": package_id,
                                      "name": res.name, "datastore_active": True})
-        decl = ", ".join(f'"{f}" {"NUMERIC" if t in NUMBER_TYPES else "TEXT"}'
+        decl = ", ".join(f'"{f}" {"NUMERIC" if t in NUMBER_TYPES | BOOL_TYPES else "TEXT"}'
                          for f, t in fields)
         names = [f for f, _ in fields]
         with self.lock, self.conn:
@@ -220,6 +222,12 @@ class CKANFake:
                 raise CKANError(409, {"__type": "Validation Error", "query": [
                     f'(psycopg2.errors.UndefinedColumn) column "{name}" does not exist'],
                     "info": {"statement": [sql]}})
+        empty = re.search(r"\bIN\s*\(\s*\)", outside, re.I)
+        if empty:  # PostgreSQL has no empty list; SQLite would quietly match nothing
+            raise CKANError(409, {"__type": "Validation Error", "query": [
+                f'(psycopg2.errors.SyntaxError) syntax error at or near ")"\nLINE 1: '
+                f'{sql[max(empty.start() - 20, 0):empty.end()]}'],
+                "info": {"statement": [sql]}})
         lite = sql.replace("::timestamp", "")
         try:
             with self.lock:
@@ -263,4 +271,6 @@ def _typed(value: Any, kind: str) -> Any:
         return None
     if kind in NUMBER_TYPES or kind == "int":
         return value
+    if kind in BOOL_TYPES:
+        return bool(value)
     return str(value)

@@ -143,7 +143,8 @@ def test_freshness_is_the_packages_metadata_modified(ckan_fake: CKANFake) -> Non
     assert src.last_updated("baltimore-311") == expected  # a package id works too
     assert [c["id"] for c in calls(ckan_fake, "resource_show")] == [RESOURCE, "baltimore-311"]
     info = src.describe(RESOURCE)
-    assert info.columns == tuple(FIELDS)
+    plain = {"text": "text", "timestamp": "date", "int": "number", "numeric": "number"}
+    assert info.columns == tuple((n, n, plain[k]) for n, k in FIELDS)
     assert (info.row_count, info.title, info.last_updated) == (
         3000, "311 Customer Service Requests", expected)
 
@@ -163,3 +164,22 @@ def test_errors_are_one_line(ckan_fake: CKANFake) -> None:
         "(psycopg2.errors.UndefinedColumn) column \"zz\" does not exist (check the recipe's "
         "columns and filters with `citycrier sources describe`)")
     assert src.fetch(Query("small", group_by="kind")).rows == (("a", 1.0),)
+
+
+@pytest.mark.realdata
+def test_blanks_asked_for_as_null_agree_with_and_without_sql(ckan_fake: CKANFake,
+                                                             ckan_without_sql: CKANFake) -> None:
+    blank_or_14 = Query(RESOURCE, group_by="CouncilDistrict", order="key_asc",
+                        filters=(Filter("CouncilDistrict", "in", (14, None)),))
+    load(ckan_fake)
+    with_sql = source(ckan_fake).fetch(blank_or_14)
+    sql = [c["sql"] for c in calls(ckan_fake, "datastore_search_sql")]
+    assert sql[-1].startswith('SELECT "CouncilDistrict" AS cc_key, COUNT(*) AS cc_value FROM '
+                              '"5e2a9f5c-311" WHERE ("CouncilDistrict" IN (14) OR '
+                              '"CouncilDistrict" IS NULL) GROUP BY')
+    load(ckan_without_sql)
+    paged = source(ckan_without_sql, sql=False).fetch(blank_or_14)
+    assert with_sql.rows == paged.rows
+    assert [k for k, _ in with_sql.rows] == ["14", "(blank)"]
+    pages = [c for c in calls(ckan_without_sql, "datastore_search") if c.get("fields")]
+    assert "filters" not in pages[0]  # CKAN's filters cannot ask for nulls: done here

@@ -138,7 +138,7 @@ def test_sum_mean_and_count_distinct(source: FileSource) -> None:
 def test_no_rows_give_zero(source: FileSource) -> None:
     none = (Filter("kind", "=", "graffiti"),)
     assert rows(source, filters=none) == (("", 0.0),)
-    assert rows(source, filters=none, measure=Measure("mean", "amount")) == (("", 0.0),)
+    assert rows(source, filters=none, measure=Measure("mean", "amount")) == ()  # no data
     assert rows(source, filters=none, group_by="kind") == ()
 
 
@@ -297,15 +297,16 @@ def test_describe(source: FileSource, folder: Path) -> None:
     os.utime(folder / "requests.csv", (1793514600, 1793514600))
     info = source.describe("requests")
     # "created" is text: row 8 holds something that is not a date
-    assert info.columns == (("id", "number"), ("kind", "text"), ("created", "text"),
-                            ("amount", "number"), ("district", "number"), ("note", "text"))
+    assert info.columns == (("id", "id", "number"), ("kind", "kind", "text"),
+                            ("created", "created", "text"), ("amount", "amount", "number"),
+                            ("district", "district", "number"), ("note", "note", "text"))
     assert (info.portal, info.dataset, info.title, info.row_count) == (
         "test", "requests", "requests", 8)
     assert info.last_updated is not None
     assert info.last_updated.isoformat() == "2026-11-01T01:30:00-05:00"
-    assert source.describe("incidents").columns == (
+    assert [(n, k) for n, _, k in source.describe("incidents").columns] == [
         ("crimedate", "date"), ("description", "text"), ("district", "text"),
-        ("total_incidents", "number"), ("weapon", "text"))
+        ("total_incidents", "number"), ("weapon", "text")]
 
 
 def test_last_updated_is_the_files_time_in_the_city(source: FileSource, folder: Path) -> None:
@@ -319,7 +320,7 @@ def test_blank_headed_columns_are_dropped(folder: Path, source: FileSource) -> N
     (folder / "r_export.csv").write_text(
         '"","SRType","CreatedDate",""\n"1","SW-HGW","10/21/2019 11:49:49 AM",NA\n'
         '"2",NA,"10/21/2019 11:49:46 AM",x\n', encoding="utf-8")
-    assert [c for c, _ in source.describe("r_export").columns] == ["SRType", "CreatedDate"]
+    assert [c for c, _, _ in source.describe("r_export").columns] == ["SRType", "CreatedDate"]
     assert rows(source, "r_export", group_by="SRType") == (("SW-HGW", 1.0), ("(blank)", 1.0))
 
 
@@ -376,7 +377,7 @@ def test_real_baltimore_311(real_folder: Path) -> None:
     # the R export's NA is blank, and its row-index column is not a column
     assert rows(source, "baltimore_311", group_by="CouncilDistrict", top=2) == (
         ("14", 326.0), ("11", 277.0))
-    assert "" not in [c for c, _ in source.describe("baltimore_311").columns]
+    assert "" not in [c for c, _, _ in source.describe("baltimore_311").columns]
 
 
 @pytest.mark.realdata
@@ -389,7 +390,7 @@ def test_real_baton_rouge_2018(real_folder: Path) -> None:
     months = rows(source, "baton_rouge_crime", bucket="month", order="key_asc", **year)
     assert months[-2:] == (("2018-11-01", 3488.0), ("2018-12-01", 3349.0))
     # the pivot table in columns 5 and later is not part of the dataset
-    assert [c for c, _ in source.describe("baton_rouge_crime").columns] == [
+    assert [c for c, _, _ in source.describe("baton_rouge_crime").columns] == [
         "Crime Date", "Crime", "COMMITTED", "DISTRICT"]
 
 

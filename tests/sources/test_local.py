@@ -74,8 +74,7 @@ def test_measures_skip_nulls_and_text() -> None:
           for kind in ("sum", "mean", "count_distinct")}
     assert by == {"sum": (("a", 6.0), ("b", 6.0)), "mean": (("a", 3.0), ("b", 3.0)),
                   "count_distinct": (("a", 2.0), ("b", 2.0))}
-    assert aggregate_records([], Query("x", measure=Measure("mean", "v")), "UTC") == (
-        ("", 0.0),)
+    assert aggregate_records([], Query("x", measure=Measure("mean", "v")), "UTC") == ()
 
 
 def test_orders_ties_and_top() -> None:
@@ -163,3 +162,23 @@ def test_same_answers_as_the_file_portal_on_a_soda_body(tmp_path: Path) -> None:
                   Query("d", group_by="district", measure=Measure("sum", "total_incidents"),
                         filters=(Filter("neighborhood", "in", ("Butcher's Hill", "Upton")),))):
         assert aggregate_records(rows, query, "America/New_York") == files.fetch(query).rows
+
+
+@pytest.mark.parametrize("bad, why", [
+    (Filter("k", "in", ()), "the 'in' filter on 'k' has no values"),
+    (Filter("k", "not in", ()), "the 'not in' filter on 'k' has no values"),
+    (Filter("v", "=", "NaN"), "the filter on 'v' compares with 'NaN', which is not a finite "
+                              "number"),
+    (Filter("v", ">", float("inf")), "the filter on 'v' compares with inf, which is not a "
+                                     "finite number")])
+def test_no_portal_is_sent_an_empty_list_or_a_non_finite_number(tmp_path: Path, bad: Filter,
+                                                                why: str) -> None:
+    (tmp_path / "x.csv").write_text("k,v\na,1\n", encoding="utf-8")
+    q = Query("x", filters=(bad,))
+    for run in (lambda: check_query("demo", q),
+                lambda: FileSource(PortalConfig("demo", "file", "Demo", path=tmp_path),
+                                   "UTC").fetch(q)):
+        with pytest.raises(SourceError) as caught:
+            run()
+        assert str(caught.value) == (f"portal 'demo': cannot run {q.describe()}: {why} (fix "
+                                     f"the recipe)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -226,8 +227,9 @@ def test_soda3_without_a_token_says_which_variable(socrata_fake: SocrataFake,
 def test_describe_reads_the_view(socrata_fake: SocrataFake) -> None:
     load_bpd(socrata_fake)
     info = source(socrata_fake).describe("wsfq-mvij")
-    assert info.columns[:3] == (("crimecode", "text"), ("crimedate", "calendar_date"),
-                                ("crimetime", "text"))
+    assert info.columns[:3] == (("crimecode", "crimecode", "text"),
+                                ("crimedate", "crimedate", "date"),
+                                ("crimetime", "crimetime", "text"))
     assert info.last_updated == datetime(2026, 11, 1, 7, tzinfo=BALTIMORE)  # EST since 2 am
     assert (info.title, info.url) == ("BPD Part 1 Victim Based Crime",
                                       f"{socrata_fake.url}/d/wsfq-mvij")
@@ -243,7 +245,7 @@ def test_describe_reads_a_real_view_body() -> None:
     info = src.describe("6ayg-3z5z")
     assert info.last_updated == datetime(2016, 5, 17, 15, 17, 53, tzinfo=ZoneInfo("UTC"))
     assert info.title == "Crime by Neighborhood"
-    assert not any(name.startswith(":") for name, _ in info.columns)
+    assert not any(name.startswith(":") for name, _, _ in info.columns)
 
 
 @pytest.mark.realdata
@@ -263,11 +265,24 @@ def test_the_server_saying_no_such_column_is_a_schema_error(socrata_fake: Socrat
     socrata_fake.add_dataset("abcd-1234", [("a", "text")], [{"a": "x"}])
     src = source(socrata_fake)
     src.describe("abcd-1234")
-    src._views["abcd-1234"]["columns"]["ghost"] = "text"  # metadata newer than the data
+    del src._views["abcd-1234"]["columns"]["a"]  # metadata older than the data
     with pytest.raises(SchemaError) as caught:
-        src.fetch(Query("abcd-1234", group_by="ghost"))
+        src.fetch(Query("abcd-1234", filters=(Filter("a", "=", "x"),)))
     assert str(caught.value).startswith("portal 'baltimore': dataset 'abcd-1234' has no "
-                                        "column 'ghost'; it has: a, ghost")
+                                        "column 'a'; it has: ")
+
+
+def test_no_such_column_for_a_column_the_metadata_lists_shows_the_portals_words(
+        socrata_fake: SocrataFake) -> None:
+    socrata_fake.add_dataset("abcd-1234", [("a", "text"), ("time", "text")], [{"a": "x"}])
+    socrata_fake.unqueryable = {"time"}
+    with pytest.raises(PortalError) as caught:
+        source(socrata_fake).fetch(Query("abcd-1234", group_by="time"))
+    assert str(caught.value) == (
+        "portal 'baltimore': the portal answered with an error: query.soql.no-such-column: "
+        "Query coordinator error: query.soql.no-such-column; No such column: time (the "
+        "dataset's metadata lists 'time' but its query engine refuses it; the column may have "
+        "been renamed or hidden: ask the portal, or use another column)")
 
 
 def test_a_missing_dataset(socrata_fake: SocrataFake) -> None:
@@ -370,3 +385,106 @@ def test_portal_errors_are_not_swallowed(socrata_fake: SocrataFake) -> None:
         src.http.get_json(socrata_fake.url + "/resource/abcd-1234.json", {"$where": "a = ("})
     assert str(caught.value).startswith("portal 'baltimore': the portal answered with an "
                                         "error: query.compiler.malformed: Could not parse")
+
+
+# -- the fake is as strict as SoQL where citycrier once slipped ------------------------------
+
+def soql_error(fake: SocrataFake, where: str) -> tuple[int, dict[str, object]]:
+    answer = httpx.get(fake.url + "/resource/strict-0001.json", params={"$where": where})
+    return answer.status_code, answer.json()
+
+
+@pytest.fixture
+def strict(socrata_fake: SocrataFake) -> SocrataFake:
+    socrata_fake.add_dataset("strict-0001", [("kind", "text"), ("mag", "number"),
+                                             ("flag", "checkbox"),
+                                             ("at", "fixed_timestamp")],
+                             [{"kind": "a", "mag": "1", "flag": True,
+                               "at": "2026-10-01T04:30:00.000Z"},
+                              {"mag": "2", "flag": False, "at": "2026-10-01T05:30:00.000Z"}])
+    return socrata_fake
+
+
+def test_fake_refuses_an_empty_in_list_as_malformed(strict: SocrataFake) -> None:
+    status, body = soql_error(strict, "kind in ()")
+    assert (status, body["code"], body["error"]) == (400, "query.compiler.malformed", True)
+    assert str(body["message"]).endswith("at line 1 character 10: Expected an expression, but "
+                                         "got `)'")
+
+
+def test_fake_reads_bare_nan_and_inf_as_columns_that_do_not_exist(strict: SocrataFake) -> None:
+    for word in ("nan", "inf"):
+        status, body = soql_error(strict, f"mag = {word}")
+        assert (status, body["errorCode"]) == (400, "query.soql.no-such-column")
+        assert body["data"]["column"] == word  # type: ignore[index]
+
+
+def test_fake_refuses_a_quoted_boolean_on_a_checkbox(strict: SocrataFake) -> None:
+    status, body = soql_error(strict, "flag = 'true'")
+    assert status == 400
+    assert body["errorCode"] == "query.soql.type-mismatch"
+    assert body["message"] == ("Query coordinator error: query.soql.type-mismatch; Type "
+                               "mismatch for op$=, is text")
+    assert soql_error(strict, "flag in ('true')")[1]["errorCode"] == "query.soql.type-mismatch"
+    ok = httpx.get(strict.url + "/resource/strict-0001.json", params={"$where": "flag = true"})
+    assert ok.json() == [{"kind": "a", "mag": "1", "flag": True,
+                          "at": "2026-10-01T04:30:00.000Z"}]
+    nulls = httpx.get(strict.url + "/resource/strict-0001.json",
+                      params={"$where": "(kind in ('b') OR kind IS NULL)", "$select": "mag"})
+    assert nulls.json() == [{"mag": "2"}]
+
+
+def test_fake_truncates_a_fixed_timestamp_only_in_a_named_zone(strict: SocrataFake) -> None:
+    """soql-reference's SoQLFunctions: one-argument date_trunc_* take a floating timestamp;
+    a fixed one needs a zone (date_trunc_ym(at, 'Zone'), or to_floating_timestamp(at, 'Zone')
+    first), and the answer is a floating timestamp in that zone."""
+    url = strict.url + "/resource/strict-0001.json"
+    bare = httpx.get(url, params={"$select": "date_trunc_ym(at) AS m"})
+    assert (bare.status_code, bare.json()["errorCode"]) == (400, "query.soql.type-mismatch")
+    assert bare.json()["message"].endswith("Type mismatch for date_trunc_ym, is fixed_timestamp")
+    for select in ("date_trunc_ym(to_floating_timestamp(at, 'America/Chicago')) AS m",
+                   "date_trunc_ym(at, 'America/Chicago') AS m"):
+        answer = httpx.get(url, params={"$select": select, "$order": "m"})
+        assert answer.json() == [{"m": "2026-09-01T00:00:00.000"},
+                                 {"m": "2026-10-01T00:00:00.000"}]  # 23:30 and 00:30 CDT
+        assert json.loads(answer.headers["x-soda2-types"]) == ["floating_timestamp"]
+
+
+# -- a monthly series on a fixed timestamp is counted by the portal --------------------------
+
+def test_a_fixed_timestamp_series_is_pushed_down_in_local_months(
+        socrata_fake: SocrataFake) -> None:
+    moments = ["2026-08-01T04:00:00.000Z", "2026-08-31T12:00:00.000Z",  # Aug 1 00:00 EDT
+               "2026-09-01T03:30:00.000Z",  # Aug 31 23:30 EDT: August, though September in UTC
+               "2026-09-15T12:00:00.000Z", "2026-10-01T04:00:00.000Z",
+               "2026-11-01T03:59:59.000Z"]  # Oct 31 23:59:59 EDT
+    socrata_fake.add_dataset("land-mrks", [("designation_date", "fixed_timestamp"),
+                                           ("name", "text")],
+                             [{"designation_date": m, "name": f"n{i}"}
+                              for i, m in enumerate(moments)])
+    src = source(socrata_fake)
+    answer = src.fetch(Query("land-mrks", date_field="designation_date", bucket="month",
+                             order="key_asc", start=datetime(2026, 8, 1, tzinfo=BALTIMORE),
+                             end=datetime(2026, 11, 1, tzinfo=BALTIMORE)))
+    assert answer.rows == (("2026-08-01", 3.0), ("2026-09-01", 1.0), ("2026-10-01", 2.0))
+    assert answer.pushed_down
+    (sent,) = data_requests(socrata_fake)
+    assert sent["$select"] == ("date_trunc_ym(to_floating_timestamp(designation_date, "
+                               "'America/New_York')) AS cc_key, count(*) AS cc_value")
+    assert sent["$where"] == ("designation_date >= '2026-08-01T04:00:00Z' AND "
+                              "designation_date < '2026-11-01T04:00:00Z'")
+    assert sent["$group"] == ("date_trunc_ym(to_floating_timestamp(designation_date, "
+                              "'America/New_York'))")
+
+
+def test_retry_after_as_an_http_date_is_honoured(socrata_fake: SocrataFake,
+                                                 fake_clock: FakeClock) -> None:
+    from email.utils import formatdate
+
+    socrata_fake.add_dataset("abcd-1234", [("a", "text")], [{"a": "x"}])
+    socrata_fake.throttled = 1
+    socrata_fake.retry_after = formatdate(time.time() + 40, usegmt=True)
+    assert source(socrata_fake, fake_clock, retries=2).fetch(Query("abcd-1234")).rows == (
+        ("", 1.0),)
+    (waited,) = fake_clock.sleeps
+    assert 38.0 <= waited <= 40.0  # the reply's Date is to the second, as HTTP dates are
