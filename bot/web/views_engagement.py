@@ -15,6 +15,7 @@ from bot.engagement.desk import draft_numbers
 from bot.engagement.store import EngagementStore
 from bot.store import PARTIAL, PUBLISHED, RETRACTED, Draft, Receipt
 from bot.web.pages import PLATFORM_NAMES, Desk, post_url
+from bot.web.queries import QueueRow, queue_rows
 
 SPARK_W, SPARK_H, SPARK_PAD = 160, 36, 4
 
@@ -64,7 +65,11 @@ def sparkline(series: list[dict[str, Any]], what: str) -> dict[str, Any] | None:
             "label": f"Likes, reposts, replies and quotes of {what} over time: {words}."}
 
 
-def ranked_published(desk: Desk, limit: int, offset: int) -> tuple[list[Draft], dict[int, int]]:
-    """Published drafts, most engaged first, and each one's engagement (latest readings)."""
+def ranked_published(desk: Desk, limit: int, offset: int
+                     ) -> tuple[dict[str, int], list[QueueRow], dict[int, int]]:
+    """The queue's counts, one page of published drafts most engaged first, and each one's
+    engagement (likes + reposts + replies + quotes at their latest readings)."""
     ranked = EngagementStore(desk.store).ranked_drafts((PUBLISHED,), limit, offset)
-    return [desk.store.get_draft(i) for i, _ in ranked], dict(ranked)
+    counts, rows = queue_rows(desk.store, (PUBLISHED,), limit, 0, ids=[i for i, _ in ranked])
+    by_id = {r.id: r for r in rows}
+    return counts, [by_id[i] for i, _ in ranked if i in by_id], dict(ranked)
