@@ -15,12 +15,17 @@ only by ``open_client``, so measuring a post never loads tweepy, atproto or http
         max_alt_chars: int   # alt text per image (default; an instance may set its own)
         account_keys: tuple[str, ...]   # settings an [accounts.NAME] table must have
         client: str          # "bot.publish.x:XClient", imported only when used
+        reader: str          # "bot.engagement.x:XReader": reads counts and replies back
+        reads_unasked: bool  # False: an account reads only with read_metrics = true (X)
         def measure(text, limit=None) -> Measurement
         def fits(text, reserve, limit=None) -> bool
         def post_url(remote_id, uri) -> str
         def open_client(config, account) -> PlatformClient
+        def reads(account) -> bool      # whether the account's posts are read back
+        def open_reader(config, account) -> the reader (engagement.readback's contract)
 
-Adding a platform is one client module under ``bot/publish/`` and one entry in REGISTRY.
+Adding a platform is one client module under ``bot/publish/`` and one entry in REGISTRY
+(and, to read its engagement back, a reader under ``bot/engagement/``).
 
     >>> platform("mastodon").measure("See https://example.org/" + "a" * 200)
     Measurement(platform='mastodon', length=27, limit=500, unit='characters', ok=True)
@@ -82,6 +87,8 @@ class Platform(Protocol):
     max_alt_chars: int
     account_keys: tuple[str, ...]
     client: str
+    reader: str
+    reads_unasked: bool
 
     def measure(self, text: str, limit: int | None = None) -> Measurement: ...
 
@@ -91,16 +98,33 @@ class Platform(Protocol):
 
     def open_client(self, config: Config, account: AccountConfig) -> Any: ...
 
+    def reads(self, account: AccountConfig) -> bool: ...
+
+    def open_reader(self, config: Config, account: AccountConfig) -> Any: ...
+
 
 class _Base:
     """What every platform does the same way: open its client lazily."""
 
     name = ""
     client = ""
+    reader = ""
+    reads_unasked = True
 
     def open_client(self, config: Config, account: AccountConfig) -> Any:
-        module, _, cls = self.client.partition(":")
-        return getattr(importlib.import_module(module), cls).from_config(config, account)
+        return _load(self.client).from_config(config, account)
+
+    def reads(self, account: AccountConfig) -> bool:
+        return bool(self.reader) and (self.reads_unasked or account.read_metrics)
+
+    def open_reader(self, config: Config, account: AccountConfig) -> Any:
+        return _load(self.reader).from_config(config, account)
+
+
+def _load(target: str) -> Any:
+    """The class named "package.module:Class", imported now."""
+    module, _, cls = target.partition(":")
+    return getattr(importlib.import_module(module), cls)
 
 
 class X(_Base):
@@ -111,6 +135,8 @@ class X(_Base):
     account_keys: tuple[str, ...] = ("consumer_key_env", "consumer_secret_env",
                                      "access_token_env", "access_token_secret_env")
     client = "bot.publish.x:XClient"
+    reader = "bot.engagement.x:XReader"
+    reads_unasked = False  # reads cost money on X's pay-per-use tier: read_metrics = true
 
     def measure(self, text: str, limit: int | None = None) -> Measurement:
         from twitter_text import parse_tweet
@@ -135,6 +161,7 @@ class Bluesky(_Base):
     max_images, max_alt_chars = 4, 2000
     account_keys: tuple[str, ...] = ("app_password_env",)
     client = "bot.publish.bluesky:BlueskyClient"
+    reader = "bot.engagement.bluesky:BlueskyReader"
 
     def measure(self, text: str, limit: int | None = None) -> Measurement:
         graphemes = count_graphemes(text)
@@ -183,6 +210,7 @@ class Mastodon(_Base):
     max_images, max_alt_chars = 4, 1500
     account_keys: tuple[str, ...] = ("api_base", "access_token_env")
     client = "bot.publish.mastodon:MastodonClient"
+    reader = "bot.engagement.mastodon:MastodonReader"
 
     def measure(self, text: str, limit: int | None = None) -> Measurement:
         bound = limit or self.limit

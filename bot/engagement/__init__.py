@@ -2,7 +2,8 @@
 
 - `store.py`: the readings (snapshots of each post's counts, never overwritten), the replies
   residents wrote (kept `retention_days`) and the accounts paused by a rate limit.
-- `x.py`, `bluesky.py`: one reader per platform (counts in batches, replies per post).
+- `x.py`, `bluesky.py`, `mastodon.py`: one reader per platform (counts in batches, replies
+  per post), each named in `platforms.REGISTRY`.
 - `readback.py`: which posts are due a reading (1 h, 24 h, 7 d after posting, or now), one
   bounded pass over them; a failed reading writes nothing and is retried at the next pass.
 - `report.py`: per recipe and platform, threads published and median counts at 24 h.

@@ -5,7 +5,8 @@ posted, by default). A pass reads each post once, for the latest point that has 
 no reading yet, so after downtime a post gets one late reading, never a burst of them. At most
 ``per_pass`` posts are read in one pass, the longest-waiting first.
 
-Posts are read per account, in the platform's batches (X 100 ids a call, Bluesky 25 uris).
+Posts are read per account, in the platform's batches (X 100 ids a call, Bluesky 25 uris,
+Mastodon 20 statuses of one call each).
 A batch's readings are written in one transaction after the call answered; a call that fails
 writes nothing, is logged and recorded (``citycrier status``), and the same posts are due
 again at the next pass. A rate limit (the platform's 429, or a successful answer saying no
@@ -81,27 +82,22 @@ def due_posts(posts: Iterable[Published], latest: Mapping[tuple[int, str, int], 
     return [(post, point) for _, post, point in out]
 
 
-READ_PLATFORMS = ("x", "bluesky")  # platforms with a reader (engagement/NAME.py)
-
-
 def reads(account: AccountConfig) -> bool:
-    """Whether an account's posts are read back: a platform with a reader, and on X only
-    with ``read_metrics = true`` (reads cost money there)."""
-    return account.platform in READ_PLATFORMS and (account.platform != "x"
-                                                   or account.read_metrics)
+    """Whether an account's posts are read back: its platform has a reader, and on X only
+    with ``read_metrics = true`` (reads cost money there). See platforms.REGISTRY."""
+    from bot.platforms import REGISTRY
+
+    found = REGISTRY.get(account.platform)
+    return found is not None and found.reads(account)
 
 
 def reader_for(config: Config, account: AccountConfig) -> Any:
     """The reader of one account, or None when the account does not read (see `reads`)."""
     if not reads(account):
         return None
-    if account.platform == "x":
-        from bot.engagement.x import XReader
+    from bot.platforms import REGISTRY
 
-        return XReader(account)
-    from bot.engagement.bluesky import BlueskyReader
-
-    return BlueskyReader(account, config.state_dir)
+    return REGISTRY[account.platform].open_reader(config, account)
 
 
 def _reads(config: Config, name: str, readers: Mapping[str, Any] | None) -> bool:

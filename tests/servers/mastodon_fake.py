@@ -11,7 +11,10 @@ Endpoints: ``GET /api/v1/accounts/verify_credentials``, ``GET /api/v2/instance``
 ``/api/v1/instance``, for a server older than 4.0: ``MastodonFake(v2_instance=False)``
 answers 404 on v2), ``POST /api/v2/media``, ``GET /api/v1/media/{id}``,
 ``POST /api/v1/statuses``, ``DELETE /api/v1/statuses/{id}``,
-``GET /api/v1/accounts/{id}/statuses``.
+``GET /api/v1/accounts/{id}/statuses``, ``GET /api/v1/statuses/{id}`` (its counts are what a
+test sets: ``fake.metrics[id] = Metrics(favourites=3)``) and
+``GET /api/v1/statuses/{id}/context`` (residents' replies are put there with
+``fake.add_status(text, reply_to=id, author="resident")``).
 
 What Mastodon documents and this fake does: a Bearer token on every call (else 401
 ``The access token is invalid``); ``Idempotency-Key`` on a status create returns the status
@@ -40,6 +43,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import hashlib
 import html
 import itertools
 import json
@@ -51,7 +55,7 @@ from typing import Any
 
 from openapi_fake import Answer, Clock, Fault, Route, SpecFake, multipart_fields
 
-__all__ = ["SPEC_PATH", "TOKEN", "Answer", "Fault", "MastodonFake", "Status"]
+__all__ = ["SPEC_PATH", "TOKEN", "Answer", "Fault", "MastodonFake", "Metrics", "Status"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = REPO_ROOT.parent / "shared" / "data" / "specs" / "mastodon-openapi.json"
@@ -70,6 +74,17 @@ class Status:
     visibility: str
     language: str | None
     key: str = ""  # the Idempotency-Key it was made with
+    author: str = ""  # another account's username ("" is the city's own account)
+
+
+@dataclass
+class Metrics:
+    """A status's counts, as a test sets them."""
+
+    favourites: int = 0
+    reblogs: int = 0
+    replies: int = 0
+    quotes: int = 0
 
 
 @dataclass
@@ -167,6 +182,7 @@ class MastodonFake(SpecFake):
         self.media: dict[str, Media] = {}
         self.writes = 0  # statuses made (including those whose answer then failed)
         self.remaining = 300  # X-RateLimit-Remaining of the next answer
+        self.metrics: dict[str, Metrics] = {}  # by status id; absent: all zero
         self._ids = itertools.count(110000000000000001)
         self._examples = examples()
 
@@ -199,14 +215,22 @@ class MastodonFake(SpecFake):
     def _new_id(self) -> str:
         return str(next(self._ids))
 
-    def account_json(self, credential: bool = False) -> dict[str, Any]:
+    def account_id_of(self, author: str) -> str:
+        """The account id of the city ("") or of another account, by username."""
+        if not author:
+            return self.account_id
+        return str(109000000000000100 + int(hashlib.sha256(author.encode()).hexdigest()[:6], 16))
+
+    def account_json(self, credential: bool = False, author: str = "") -> dict[str, Any]:
         made = "2022-11-01T00:00:00.000Z"
+        name = author or self.username
         out: dict[str, Any] = {
-            "id": self.account_id, "username": self.username, "acct": self.username,
+            "id": self.account_id_of(author), "username": name,
+            "acct": f"{author}@elsewhere.social" if author else self.username,
             "display_name": "City Hall", "locked": False, "bot": True, "group": False,
             "discoverable": True, "indexable": True, "created_at": made,
-            "note": "<p>News from City Hall</p>", "url": f"https://{self.domain}/@{self.username}",
-            "uri": f"https://{self.domain}/users/{self.username}",
+            "note": "<p>News from City Hall</p>", "url": f"https://{self.domain}/@{name}",
+            "uri": f"https://{self.domain}/users/{name}",
             "avatar": f"https://{self.domain}/avatars/original/missing.png",
             "avatar_static": f"https://{self.domain}/avatars/original/missing.png",
             "header": f"https://{self.domain}/headers/original/missing.png",
@@ -232,18 +256,23 @@ class MastodonFake(SpecFake):
                 "meta": {"original": {"width": 4, "height": 3, "size": "4x3", "aspect": 1.33}}}
 
     def status_json(self, status: Status, deleted: bool = False) -> dict[str, Any]:
+        metrics = self.metrics.get(status.id, Metrics())
         out: dict[str, Any] = {
             "id": status.id, "created_at": status.created_at.strftime(
                 "%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
             "in_reply_to_id": status.in_reply_to_id,
-            "in_reply_to_account_id": self.account_id if status.in_reply_to_id else None,
+            "in_reply_to_account_id": self.account_id_of(
+                self.statuses[status.in_reply_to_id].author)
+            if status.in_reply_to_id in self.statuses else None,
             "sensitive": False, "spoiler_text": "", "visibility": status.visibility,
             "language": status.language,
-            "uri": f"https://{self.domain}/users/{self.username}/statuses/{status.id}",
-            "url": f"https://{self.domain}/@{self.username}/{status.id}",
-            "replies_count": 0, "reblogs_count": 0, "favourites_count": 0,
+            "uri": f"https://{self.domain}/users/{status.author or self.username}/statuses/"
+                   f"{status.id}",
+            "url": f"https://{self.domain}/@{status.author or self.username}/{status.id}",
+            "replies_count": metrics.replies, "reblogs_count": metrics.reblogs,
+            "favourites_count": metrics.favourites, "quotes_count": metrics.quotes,
             "content": "" if deleted else status_html(status.text), "reblog": None,
-            "account": self.account_json(),
+            "account": self.account_json(author=status.author),
             "media_attachments": [self.media_json(self.media[m]) for m in status.media_ids
                                   if m in self.media],
             "mentions": [], "tags": [], "emojis": [], "card": None, "poll": None,
@@ -346,6 +375,40 @@ class MastodonFake(SpecFake):
         self.writes += 1
         return 200, self.status_json(status)
 
+    def add_status(self, text: str, *, reply_to: str | None = None, author: str = "",
+                   at: datetime | None = None) -> str:
+        """Put a status there without an API call (another account's reply); its id."""
+        status = Status(self._new_id(), text, at or self.clock(), reply_to, (), "public", "en",
+                        author=author)
+        self.statuses[status.id] = status
+        return status.id
+
+    def _do_get_status(self, params: dict[str, str], query: Any, body: bytes,
+                       content_type: str) -> tuple[int, Any]:
+        status = self.statuses.get(params["id"])
+        if status is None:
+            raise Answer(404, {"error": "Record not found"})
+        return 200, self.status_json(status)
+
+    def _do_status_context(self, params: dict[str, str], query: Any, body: bytes,
+                           content_type: str) -> tuple[int, Any]:
+        status = self.statuses.get(params["id"])
+        if status is None:
+            raise Answer(404, {"error": "Record not found"})
+        ancestors = []
+        parent = status.in_reply_to_id
+        while parent in self.statuses and len(ancestors) < 1000:
+            ancestors.insert(0, self.statuses[parent])
+            parent = self.statuses[parent].in_reply_to_id
+        below = {status.id}
+        descendants = []
+        for other in self.statuses.values():  # in the order made: parents before children
+            if other.in_reply_to_id in below:
+                below.add(other.id)
+                descendants.append(other)
+        return 200, {"ancestors": [self.status_json(a) for a in ancestors],
+                     "descendants": [self.status_json(d) for d in descendants]}
+
     def _do_delete_status(self, params: dict[str, str], query: Any, body: bytes,
                           content_type: str) -> tuple[int, Any]:
         status = self.statuses.pop(params["id"], None)
@@ -380,5 +443,7 @@ ROUTES: list[Route] = [
     ("GET", re.compile(r"^/api/v1/media/(?P<id>[0-9]+)$"), "get_media"),
     ("POST", re.compile(r"^/api/v1/statuses$"), "create_status"),
     ("DELETE", re.compile(r"^/api/v1/statuses/(?P<id>[0-9]+)$"), "delete_status"),
+    ("GET", re.compile(r"^/api/v1/statuses/(?P<id>[0-9]+)$"), "get_status"),
+    ("GET", re.compile(r"^/api/v1/statuses/(?P<id>[0-9]+)/context$"), "status_context"),
     ("GET", re.compile(r"^/api/v1/accounts/(?P<id>[0-9]+)/statuses$"), "account_statuses"),
 ]
