@@ -11,7 +11,7 @@ from bot.engagement import Counts, Reading, Reply
 from bot.engagement.store import EngagementStore
 from bot.store import Store
 
-from .conftest import T0, make_draft
+from .conftest import T0, Statements, make_draft
 
 
 def publish(store: Store, draft_id: int, platform: str = "bluesky") -> None:
@@ -80,3 +80,23 @@ def test_the_published_tab_ranks_drafts_by_engagement(store: Store, signed_in: A
     scores = re.findall(r'<td class="engagement">(\d+) ', html)
     assert scores == ["28", "4", "0"]  # 25 likes, 2 reposts, 1 reply; 1 like, 2 reposts, 1 reply
     assert "Most engaged first" in html
+
+
+def test_a_published_page_costs_the_same_statements_however_many_readings(
+        store: Store, signed_in: Any) -> None:
+    """The numbers add three statements to a published draft's page (its posts, readings and
+    replies), whether it has 2 readings or 200."""
+    few, many = make_draft(store, period="few"), make_draft(store, period="many")
+    for d in (few, many):
+        publish(store, d)
+    read(store, few, [1, 0], timedelta(hours=1))
+    for n in range(100):
+        read(store, many, [n, n], timedelta(hours=1 + n))
+    client = signed_in("vic")
+    client.get(f"/drafts/{few}")
+    with Statements(store) as small:
+        assert client.get(f"/drafts/{few}").status_code == 200
+    with Statements(store) as large:
+        html = client.get(f"/drafts/{many}").text
+    assert len(small.seen) == len(large.seen), (small.seen, large.seen)
+    assert html.count('<td class="likes">99</td>') == 2
