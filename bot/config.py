@@ -265,9 +265,10 @@ def _read_engagement(r: _Reader, raw: Any) -> EngagementConfig:
             t.pop("read_after")
         else:
             t["read_after"] = tuple(sorted(p for p in points if p is not None))
-    for key in ("retention_days", "per_pass"):
+    for key, usual in (("retention_days", 30), ("per_pass", 500)):
         if key in t and t[key] < 1:
-            r.note(f"engagement.{key}", f"must be at least 1, not {t[key]}")
+            r.note(f"engagement.{key}", f"must be at least 1, not {t[key]}",
+                   f"write {key} = {usual}")
             t.pop(key)
     if t.get("digest", "") not in DIGESTS:
         r.note("engagement.digest", f"{t['digest']!r} is not a digest", 'use "weekly" or ""')

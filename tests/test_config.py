@@ -129,6 +129,18 @@ CASES = [
      "and put the secret in that variable, in the environment or .env)"),
 ]
 
+# [engagement]
+CASES += [
+    ("config.toml", 'read_after = ["1 hour", "24 hours", "7 days"]',
+     'read_after = ["1 hour", "soon"]',
+     "engagement.read_after: ['1 hour', 'soon'] is not a list of durations (write it like "
+     "[\"1 hour\", \"24 hours\", \"7 days\"])"),
+    ("config.toml", "per_pass = 500", "per_pass = 0",
+     "engagement.per_pass: must be at least 1, not 0 (write per_pass = 500)"),
+    ("config.toml", 'digest = ""', 'digest = "daily"',
+     "engagement.digest: 'daily' is not a digest (use \"weekly\" or \"\")"),
+]
+
 # found only by rendering on the data: `check --render`
 RENDER_CASES = [
     ("posts/baltimore_311_weekend.toml", 'group_by = "SRType"', 'group_by = "SR_Type"',
