@@ -13,7 +13,7 @@ from typing import Any
 
 from bot.engagement.desk import draft_numbers
 from bot.engagement.store import EngagementStore
-from bot.store import PARTIAL, PUBLISHED, RETRACTED, Draft, Receipt
+from bot.store import PARTIAL, PUBLISHED, Draft, Receipt
 from bot.web.pages import PLATFORM_NAMES, Desk, post_url
 from bot.web.queries import QueueRow, queue_rows
 
@@ -22,7 +22,7 @@ SPARK_W, SPARK_H, SPARK_PAD = 160, 36, 4
 
 def engagement_of(desk: Desk, draft: Draft, receipts: list[Receipt]) -> dict[str, Any] | None:
     """What the draft page shows under "How residents responded"; None before publishing."""
-    if draft.state not in (PUBLISHED, PARTIAL, RETRACTED):
+    if draft.state not in (PUBLISHED, PARTIAL):  # a retracted thread's posts are gone
         return None
     numbers = draft_numbers(desk.store, draft.id)
     if not numbers["platforms"]:
