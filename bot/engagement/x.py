@@ -39,7 +39,7 @@ SEARCH_PAGES = 5  # of 100 replies each, per thread
 
 
 class XReader(XClient):
-    """Counts of one X account's posts. See the module docstring."""
+    """Counts and replies of one X account's posts. See the module docstring."""
 
     batch = BATCH
 
