@@ -434,6 +434,32 @@ def test_fake_refuses_a_quoted_boolean_on_a_checkbox(strict: SocrataFake) -> Non
     assert nulls.json() == [{"mag": "2"}]
 
 
+def test_a_column_named_like_a_soql_keyword_goes_in_backticks(socrata_fake: SocrataFake) -> None:
+    """`order`, `group`, `from` are SoQL keywords: bare, real Socrata cannot parse them (and
+    the fake refuses them the same way); in backticks they are columns like any other."""
+    socrata_fake.add_dataset("kwds-0001", [("order", "text"), ("group", "text"),
+                                           ("from", "number"), ("date", "text")],
+                             [{"order": "a", "group": "x", "from": "1", "date": "d"},
+                              {"order": "a", "group": "x", "from": "2"},
+                              {"order": "b", "group": "x", "from": "3"},
+                              {"order": "b", "group": "y", "from": "4"}])
+    bare = httpx.get(socrata_fake.url + "/resource/kwds-0001.json",
+                     params={"$where": "order = 'a'"})
+    assert (bare.status_code, bare.json()["code"]) == (400, "query.compiler.malformed")
+    assert bare.json()["message"].endswith("character 1: Expected an expression, but got "
+                                           "`order'")
+    src = source(socrata_fake)
+    query = Query("kwds-0001", group_by="order", measure=Measure("sum", "from"),
+                  filters=(Filter("group", "=", "x"), Filter("from", ">=", 1)))
+    assert src.fetch(query).rows == (("a", 3.0), ("b", 3.0))
+    sent = data_requests(socrata_fake)[-1]
+    assert (sent["$select"], sent["$where"], sent["$group"]) == (
+        "`order` AS cc_key, sum(`from`) AS cc_value", "`group` = 'x' AND `from` >= 1",
+        "`order`")
+    assert src.fetch(Query("kwds-0001", group_by="date")).rows == (("(blank)", 3.0),
+                                                                   ("d", 1.0))
+
+
 def test_fake_truncates_a_fixed_timestamp_only_in_a_named_zone(strict: SocrataFake) -> None:
     """soql-reference's SoQLFunctions: one-argument date_trunc_* take a floating timestamp;
     a fixed one needs a zone (date_trunc_ym(at, 'Zone'), or to_floating_timestamp(at, 'Zone')
