@@ -371,6 +371,9 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
             m = _DURATION.match(t[key])
             if not m:
                 r.note(key, f"{t[key]!r} is not a duration", 'write e.g. "3 days" or "2 hours"')
+            elif key == "stale_after" and int(m.group(1)) == 0:
+                r.note(key, f"{t[key]!r} would call every dataset stale",
+                       'write e.g. "3 days", or leave stale_after out')
             else:
                 durations[key] = timedelta(**{m.group(2) + "s": int(m.group(1))})
 

@@ -127,6 +127,10 @@ CASES = [
      'schedule = "0 8 29 2 1"',
      "schedule: '0 8 29 2 1' never fires in the next 5 years (check the day and month "
      "fields: February has no 30th or 31st)"),
+    ("posts/baltimore_311_weekend.toml", 'noun = "requests"',
+     'noun = "requests"\nstale_after = "0 hours"',
+     "stale_after: '0 hours' would call every dataset stale (write e.g. \"3 days\", or "
+     "leave stale_after out)"),
     # a wrong type's example is the setting's own; a URL's password is never shown
     ("config.toml", "port = 8080", 'port = "80"',
      "web.port: must be an int, not str '80' (write port = 8080)"),

@@ -257,6 +257,20 @@ def test_a_stale_window_under_a_day_is_worded_in_hours(portals: Portals, portal:
                    f"skips data older than 2 hours (stale_after): nothing drafted\n")
 
 
+@pytest.mark.koop
+@pytest.mark.realdata
+@pytest.mark.parametrize("portal", ["file", "socrata", "ckan"])
+def test_a_stale_age_never_reads_as_the_limit_itself(portals: Portals, portal: str) -> None:
+    """30 hours against a 1-day limit is "1 day and 6 hours", not "1 day before ...; older
+    than 1 day", which reads as if the data were within the limit."""
+    portals.recipe("fresh", portal, extra='stale_after = "1 day"')
+    code, out, err = portals.run("preview", "fresh", "--as-of", "2026-11-04T05:00")
+    assert (code, out) == (1, "")
+    assert err == (f"Error: recipe 'fresh': the dataset {DATASETS[portal]} was last updated "
+                   f"2026-11-02 23:00 CST, 1 day and 6 hours before 2026-11-04; the recipe "
+                   f"skips data older than 1 day (stale_after): nothing drafted\n")
+
+
 # -- 4: non-finite numbers -------------------------------------------------------------------
 
 @pytest.mark.koop
