@@ -133,3 +133,13 @@ def test_demo_in_a_fresh_directory_with_the_readme_command(tmp_path):
     assert body["state"] == "published to the outbox"
     assert [len(body["thread"][p]) for p in ("x", "bluesky")] == [5, 5]
     assert (copy / "outbox" / threads[1] / "monthly.png").stat().st_size < 1_000_000
+
+
+@pytest.mark.parametrize("command", ["check", "queue"])
+def test_a_dotenv_that_is_not_utf8_is_named_with_its_line_and_column(project, command):
+    """A Latin-1 secret in .env is one line, like a Latin-1 config, never "unexpected"."""
+    (project / ".env").write_bytes(b"A=1\nCITYCRIER_SECRET_KEY=caf\xe9\n")
+    result = CliRunner().invoke(main, [command, "--config", str(project / "config.toml")])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (f"Error: {project / '.env'} is not UTF-8 at line 2, column 25: "
+                             f"save it as UTF-8\n")
