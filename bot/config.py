@@ -475,6 +475,11 @@ def _read_source(r: _Reader, raw: Any, config: Config | None) -> SourceSpec | No
             v = _filter_value(r, f"source.filters[{i}].value", f["value"])
             if v is None:
                 ok = False
+            elif isinstance(v, tuple) and f["op"] not in ("in", "not in"):
+                r.note(f"source.filters[{i}].value", f"is a list, which op = {f['op']!r} "
+                       f"cannot compare with (a portal would use only {v[0]!r})",
+                       'write one value, or op = "in" / "not in" for a list')
+                ok = False
             else:
                 filters.append(Filter(f["field"], f["op"], v))
     live = None

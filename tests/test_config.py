@@ -131,6 +131,11 @@ CASES = [
      'noun = "requests"\nstale_after = "0 hours"',
      "stale_after: '0 hours' would call every dataset stale (write e.g. \"3 days\", or "
      "leave stale_after out)"),
+    ("posts/baltimore_311_weekend.toml", 'period = "last_weekend"',
+     'period = "last_weekend"\n[[source.filters]]\nfield = "SRType"\nop = ">="\n'
+     'value = ["A", "B"]',
+     "source.filters[0].value: is a list, which op = '>=' cannot compare with (a portal "
+     "would use only 'A') (write one value, or op = \"in\" / \"not in\" for a list)"),
     # a wrong type's example is the setting's own; a URL's password is never shown
     ("config.toml", "port = 8080", 'port = "80"',
      "web.port: must be an int, not str '80' (write port = 8080)"),
