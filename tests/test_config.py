@@ -136,6 +136,10 @@ CASES = [
      'value = ["A", "B"]',
      "source.filters[0].value: is a list, which op = '>=' cannot compare with (a portal "
      "would use only 'A') (write one value, or op = \"in\" / \"not in\" for a list)"),
+    ("templates/baltimore_311_weekend.j2", "{% endif %}\n---\n{% if source.synthetic %}",
+     '{% endif %}\n{% include "footer.j2" %}\n---\n{% if source.synthetic %}',
+     "line 12: includes 'footer.j2', which is not in {templates} (create it or fix the "
+     "include)"),
     # a wrong type's example is the setting's own; a URL's password is never shown
     ("config.toml", "port = 8080", 'port = "80"',
      "web.port: must be an int, not str '80' (write port = 8080)"),
