@@ -164,7 +164,7 @@ class SocrataSource:
         local.check_query(self.portal.name, query)
         view = self._view(query.dataset)
         types: dict[str, str] = view["columns"]
-        local.check_columns(self.portal.name, query, list(types))
+        local.check_columns(self.portal.name, query, list(types), view.get("labels"))
         why = self._why_local(query, types)
         if why:
             log.info("portal %r: %s; paging raw rows of %s and aggregating locally",

@@ -271,6 +271,26 @@ def test_a_stale_age_never_reads_as_the_limit_itself(portals: Portals, portal: s
                    f"skips data older than 1 day (stale_after): nothing drafted\n")
 
 
+@pytest.mark.koop
+@pytest.mark.realdata
+@pytest.mark.parametrize("portal, written, meant", [
+    ("socrata", "Incident Type", "'Incident Type' is the display name of column 'kind': a "
+                                 "recipe writes the field name, 'kind'"),
+    ("arcgis", "Date & Time", "'Date & Time' is the display name of column 'occurred': a "
+                              "recipe writes the field name, 'occurred'"),
+    *[(portal, "Kind", "did you mean 'kind'? column names are case-sensitive")
+      for portal in PORTALS]])
+def test_a_display_name_or_other_capitals_get_the_column_meant(
+        portals: Portals, portal: str, written: str, meant: str) -> None:
+    """`sources describe` shows display names; a recipe that uses one is told the field."""
+    portals.recipe("named", portal, extra=f'[breakdowns.kinds]\ngroup_by = "{written}"\n')
+    code, out, err = portals.preview("named")
+    assert (code, out) == (1, "")
+    assert err.startswith(f"Error: portal '{portal}': dataset '{DATASETS[portal]}' has no "
+                          f"column '{written}'; it has: ")
+    assert err.endswith(f" ({meant})\n")
+
+
 # -- 4: non-finite numbers -------------------------------------------------------------------
 
 @pytest.mark.koop

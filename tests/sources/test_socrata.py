@@ -256,8 +256,8 @@ def test_a_missing_column_lists_the_columns(socrata_fake: SocrataFake) -> None:
     assert str(caught.value) == (
         "portal 'baltimore': dataset 'wsfq-mvij' has no column 'Weapon'; it has: crimecode, "
         "crimedate, crimetime, description, district, location, location_1, neighborhood, "
-        "post, total_incidents, weapon (fix the recipe's column name, or the dataset changed "
-        "its schema)")
+        "post, total_incidents, weapon (did you mean 'weapon'? column names are "
+        "case-sensitive)")
     assert data_requests(socrata_fake) == []  # caught before asking for data
 
 
