@@ -28,8 +28,13 @@ lint: $(STAMP)
 	$(BIN)/ruff check bot tests bench
 	$(BIN)/mypy bot
 
+# every benchmark, then one table: figure, baseline, ratio, goal, met or not (bench/summary.py)
+BENCH_SUMMARY := $(VENV)/bench-summary.jsonl
 bench: test-deps
-	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	rm -f $(BENCH_SUMMARY)
+	for b in $(filter-out bench/summary.py,$(wildcard bench/*.py)); do echo "== $$b"; \
+		CITYCRIER_BENCH_SUMMARY=$(CURDIR)/$(BENCH_SUMMARY) $(BIN)/python $$b || exit 1; done
+	$(BIN)/python bench/summary.py $(BENCH_SUMMARY)
 
 clean:
 	rm -rf $(VENV) state outbox tests/servers/node_modules

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run without installing; tests.servers for PostgreSQL
+sys.path.insert(0, str(ROOT / "bench"))  # bench/summary.py
 
 RECIPES = 1000
 ACCOUNTS = 20
@@ -305,6 +307,28 @@ def child_drafting(cfg: str) -> dict[str, float]:
     return {"drafting": took, "count": len(caught)}
 
 
+def time_commands(config: Path) -> dict[str, float]:
+    """Wall time of `citycrier status` and `citycrier check` on the 1,000-recipe project, and
+    of `citycrier --help` (the interpreter and the command line starting: their floor)."""
+    citycrier = Path(sys.executable).parent / "citycrier"
+    out: dict[str, float] = {}
+    for key, args in (("help", ["--help"]), ("status", ["status", "--config", str(config)]),
+                      ("check", ["check", "--config", str(config)])):
+        times = []
+        for _ in range(1 if key == "check" else 3):  # check renders 1,000 recipes: once
+            t = time.perf_counter()
+            done = subprocess.run([str(citycrier), *args], capture_output=True, text=True,
+                                  timeout=600, cwd=config.parent)
+            times.append(time.perf_counter() - t)
+            if done.returncode not in (0, 1):  # check exits 1 when a recipe fails its check
+                raise SystemExit(f"citycrier {' '.join(args)} failed:\n{done.stderr[-2000:]}")
+        out[key] = statistics.median(times)
+    return out
+
+
+GOAL_START_S, GOAL_RSS_MB, GOAL_STATUS_S = 2.0, 150.0, 1.0  # issue 10
+
+
 def run_child(*args: str) -> dict[str, float]:
     out = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True,
                          text=True, timeout=1800)
@@ -337,6 +361,7 @@ def main() -> None:
             pub_url = url_for(f"{key}_publish")
             pub_cfg = write_project(work / f"{key}-publish", pub_url, sample, recipes=0)
             add_due_drafts(pub_url, now)
+            r.update(time_commands(start_cfg))
             r.update(run_child("publish", str(pub_cfg)))
             r["baseline_publish"] = run_child("baseline-publish", url_for(f"{key}_floor")
                                               )["publish"]
@@ -367,6 +392,8 @@ def print_report(results: dict[str, dict[str, dict[str, float]]],
         ("  catch-up check, nothing to draft (s)", s["catch_up"], p["catch_up"], None),
         (f"  scheduler with {RECIPES + 1:,} jobs (s)", s["scheduler"], p["scheduler"], None),
         ("RSS after start-up (MB)", s["rss"], p["rss"], base["rss"]),
+        (f"citycrier status, {RECIPES:,} recipes (s)", s["status"], p["status"], s["help"]),
+        (f"citycrier check, {RECIPES:,} recipes (s)", s["check"], p["check"], s["help"]),
         ("tracemalloc peak, start-up (MB)", s["peak"], p["peak"], base["peak"]),
         (f"publish pass, {DUE} due drafts, {DUE * 2 * POSTS} posts (s)", s["publish"],
          p["publish"], None),
@@ -380,7 +407,19 @@ def print_report(results: dict[str, dict[str, dict[str, float]]],
         cells = "".join(f"{v:>{w}.3f}" if v is not None else f"{'':>{w}}"
                         for v, w in ((a, 10), (b, 12), (c, 10)))
         print(f"{name:52}{cells}")
-    print("baseline column: a bare APScheduler BackgroundScheduler with 1,000 no-op cron jobs")
+    print("baseline column: a bare APScheduler BackgroundScheduler with 1,000 no-op cron jobs;"
+          " for status and check, `citycrier --help`")
+    from summary import record
+
+    for label, r in (("SQLite", s), ("PostgreSQL", p)):
+        record(f"scheduler ({label}): run start-up to idle", r["total"], base["total"],
+               f"<= {GOAL_START_S:.0f} s", r["total"] <= GOAL_START_S, "s")
+        record(f"scheduler ({label}): resident memory", r["rss"], base["rss"],
+               f"<= {GOAL_RSS_MB:.0f} MB", r["rss"] <= GOAL_RSS_MB, "MB")
+        record(f"scheduler ({label}): citycrier status", r["status"], r["help"],
+               f"<= {GOAL_STATUS_S:.0f} s", r["status"] <= GOAL_STATUS_S, "s")
+        record(f"scheduler ({label}): citycrier check", r["check"], r["help"],
+               "(no goal)", None, "s")
 
 
 def child_main(args: list[str]) -> None:

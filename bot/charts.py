@@ -8,20 +8,18 @@ finding, a source line at the bottom left):
 - ``line``: a time series with a marker at each point and the last point labelled.
 
 matplotlib is imported inside the functions that draw, so ``import bot.charts`` stays cheap
-for the CLI. Drawing uses the object API on an Agg canvas (no pyplot, no global state), and
-the same input always gives the same PNG bytes.
+for the CLI. Drawing uses the object API on an Agg canvas (no pyplot, no global state): the
+page, one per thread, kept and cleared for each chart, is bot/canvas.py; bot/png.py writes
+it as a PNG. The same input always gives the same PNG bytes.
 """
 
 from __future__ import annotations
 
-import io
 import logging
 import math
-import struct
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from bot.alttext import (  # noqa: F401  (format_number and write_alt_text are public here too)
@@ -36,7 +34,9 @@ from bot.alttext import (  # noqa: F401  (format_number and write_alt_text are p
     format_number,
     write_alt_text,
 )
+from bot.canvas import DPI, FONT, HEIGHT, WIDTH, Page, kept_page
 from bot.errors import ChartError
+from bot.png import figure_png, png_size
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -44,14 +44,12 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WIDTH, HEIGHT, DPI = 1600, 900, 100
 MAX_PNG_BYTES = 1_000_000
 
 # Okabe-Ito, colour-blind safe; PRIMARY for data, HIGHLIGHT for the point the post is about.
 PRIMARY, HIGHLIGHT = "#0072B2", "#E69F00"
 PALETTE = (PRIMARY, HIGHLIGHT, "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 INK, MUTED, FAINT, GRID, BASELINE = "#1A1A1A", "#4D4D4D", "#6E6E6E", "#DADADA", "#8C8C8C"
-FONT = "DejaVu Sans"  # ships with matplotlib, so every machine draws the same glyphs
 # Sizes in points; at 100 dpi a point is 100/72 px, so 34 pt is 47 px and 20 pt is 28 px.
 TITLE_PT, SUBTITLE_PT, LABEL_PT, TICK_PT, SOURCE_PT = 34, 22, 22, 20, 16
 MARGIN = 60  # px, left and right
@@ -124,80 +122,6 @@ def render_chart(
 # ---------------------------------------------------------------------------- drawing
 
 
-class _Page:
-    """A 1600x900 figure on an Agg canvas, with text measured in pixels before it is placed."""
-
-    def __init__(self) -> None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-
-        self.fig: Figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI, facecolor="white")
-        self.fig.set_layout_engine("none")  # ignore any global autolayout setting
-        self.renderer = FigureCanvasAgg(self.fig).get_renderer()
-        self._widths: dict[tuple[str, float, bool], float] = {}
-
-    def width(self, text: str, pt: float, bold: bool = False) -> float:
-        """Pixel width of the widest line of ``text``."""
-        key = (text, pt, bold)
-        if key not in self._widths:
-            prop = _font(pt, bold)
-            self._widths[key] = max(
-                self.renderer.get_text_width_height_descent(line, prop, ismath=False)[0]
-                for line in text.split("\n")
-            )
-        return self._widths[key]
-
-    def fit(self, text: str, pt: float, max_px: float, max_lines: int, bold: bool = False) -> str:
-        """Wrap ``text`` at words into at most ``max_lines`` lines, ending in "…" if cut."""
-
-        def fits(s: str) -> bool:
-            return self.width(s, pt, bold) <= max_px
-
-        def longest_fitting_prefix(word: str) -> int:
-            lo, hi = 1, len(word)
-            while lo < hi:
-                mid = (lo + hi + 1) // 2
-                lo, hi = (mid, hi) if fits(word[:mid]) else (lo, mid - 1)
-            return lo
-
-        cut_short = len(text) > MAX_LABEL_CHARS
-        text = _drawable(text[:MAX_LABEL_CHARS])
-        if not cut_short and "\n" not in text and fits(text):  # the usual case: one measure
-            return text
-        lines: list[str] = []
-        for word in text.split():
-            if lines and fits(f"{lines[-1]} {word}"):
-                lines[-1] = f"{lines[-1]} {word}"
-                continue
-            while len(lines) <= max_lines and not fits(word):  # too wide alone: break it
-                cut = longest_fitting_prefix(word)
-                lines.append(word[:cut])
-                word = word[cut:]
-            lines.append(word)
-            if len(lines) > max_lines:
-                cut_short = True
-                break
-        if lines and cut_short:
-            lines = lines[:max_lines]
-            last = lines[-1]
-            while last and not fits(last + "…"):
-                last = last.rsplit(" ", 1)[0] if " " in last else last[:-1]
-            lines[-1] = last.rstrip(" ,;:-") + "…"
-        return "\n".join(lines)
-
-    def text(self, x_px: float, y_px: float, s: str, pt: float, **kw: Any) -> None:
-        self.fig.text(
-            x_px / WIDTH,
-            y_px / HEIGHT,
-            s,
-            fontsize=pt,
-            fontfamily=FONT,
-            parse_math=False,
-            usetex=False,
-            **kw,
-        )
-
-
 def _draw_chart(
     kind: str,
     labels: list[str],
@@ -206,8 +130,9 @@ def _draw_chart(
     title: str,
     subtitle: str,
     source_line: str,
+    page: Page | None = None,
 ) -> Figure:
-    page = _Page()
+    page = page or kept_page()
     # Header: title (up to two lines), then a grey subtitle with the unit and period.
     usable = WIDTH - 2 * MARGIN
     title_text = page.fit(_plain(title), TITLE_PT, usable, 2, bold=True)
@@ -240,7 +165,7 @@ def _draw_chart(
 
 
 def _draw_bars(
-    page: _Page, labels: list[str], values: list[float], box: tuple[float, float]
+    page: Page, labels: list[str], values: list[float], box: tuple[float, float]
 ) -> None:
     n = len(values)
     top, bottom = box[0], box[1] + _px(TICK_PT) + 14  # room for the value axis ticks
@@ -283,7 +208,7 @@ def _draw_bars(
 
 
 def _draw_series(
-    page: _Page, kind: str, labels: list[str], values: list[float], box: tuple[float, float]
+    page: Page, kind: str, labels: list[str], values: list[float], box: tuple[float, float]
 ) -> None:
     n = len(values)
     top, bottom = box[0], box[1] + _px(LABEL_PT) + 14  # room for the period labels
@@ -425,40 +350,12 @@ def _escape_math(text: str) -> str:
     return text.replace("$", r"\$")
 
 
-def _drawable(text: str) -> str:
-    """Replace characters the font cannot draw (emoji, control codes) so none goes missing."""
-    glyphs = _glyphs()
-    return "".join(
-        c if c == "\n" or (c.isprintable() and ord(c) in glyphs) else (" " if c.isspace() else "?")
-        for c in text
-    )
-
-
-@lru_cache(maxsize=32)
-def _font(pt: float, bold: bool) -> Any:
-    from matplotlib.font_manager import FontProperties
-
-    return FontProperties(family=FONT, size=pt, weight="bold" if bold else "normal")
-
-
-@lru_cache(maxsize=1)
-def _glyphs() -> frozenset[int]:
-    from matplotlib.font_manager import FontProperties, findfont, get_font
-
-    regular = get_font(findfont(FontProperties(family=FONT))).get_charmap()
-    bold = get_font(findfont(FontProperties(family=FONT, weight="bold"))).get_charmap()
-    return frozenset(regular) & frozenset(bold)
-
-
 def _px(pt: float) -> float:
     return pt * DPI / 72
 
 
 def _encode_png(fig: Figure, name: str) -> bytes:
-    buf = io.BytesIO()
-    # No "Software" (matplotlib version) chunk, no bbox_inches: same input, same 1600x900 bytes.
-    fig.savefig(buf, format="png", dpi=DPI, facecolor="white", metadata={"Software": None})
-    png = buf.getvalue()
+    png = figure_png(fig)  # bot/png.py: savefig's pixels, written four times quicker
     if len(png) > MAX_PNG_BYTES:
         raise ChartError(
             f"chart {name!r}: the PNG is {len(png):,} bytes, over the "
@@ -469,11 +366,12 @@ def _encode_png(fig: Figure, name: str) -> bytes:
 
 def _png_size(png: bytes, name: str) -> tuple[int, int]:
     """Width and height from the PNG's IHDR chunk; the chart must be 1600x900."""
-    if png[:8] != b"\x89PNG\r\n\x1a\n" or png[12:16] != b"IHDR":
+    size = png_size(png)
+    if size is None:
         raise ChartError(f"chart {name!r}: the renderer did not produce a PNG (report this bug)")
-    width, height = struct.unpack(">II", png[16:24])
-    if (width, height) != (WIDTH, HEIGHT):
+    if size != (WIDTH, HEIGHT):
         raise ChartError(
-            f"chart {name!r}: the PNG is {width}x{height}, not {WIDTH}x{HEIGHT} (report this bug)"
+            f"chart {name!r}: the PNG is {size[0]}x{size[1]}, not {WIDTH}x{HEIGHT} (report this "
+            f"bug)"
         )
-    return width, height
+    return size

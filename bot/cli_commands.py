@@ -12,8 +12,10 @@ import click
 
 from bot.cli import actor_option, config_option, load, main, open_store, parse_as_of
 from bot.errors import BotError
+from bot.platforms import names, post_limits
 
-PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky"}
+PLATFORMS = names()
+
 
 
 @main.command()
@@ -67,20 +69,22 @@ def demo(ctx: click.Context, config_path: Path | None) -> None:
     publish_due(config, store, datetime.now(UTC), draft_ids=ids)
     index = write_index(config)
     click.echo(f"\nOutbox: {index.resolve()}")
-    click.echo("Open it in a browser to see each thread as it would look on X and Bluesky.")
+    click.echo("Open it in a browser to see each thread as it would look on each platform.")
 
 
 def echo_thread(thread: dict[str, Any], charts: dict[str, tuple[str, str]],
-                platform: str | None = None) -> None:
-    """Print each platform's posts with their length, charts and alt text."""
+                platform: str | None = None, limits: dict[str, int] | None = None) -> None:
+    """Print each platform's posts with their length (against `limits` where a server sets
+    its own), charts and alt text."""
     from bot.limits import measure_post
+    from bot.platforms import label
 
     for p, posts in thread.items():
         if platform and p != platform:
             continue
-        click.secho(f"\n== {PLATFORM_NAMES[p]} ==", bold=True)
+        click.secho(f"\n== {label(p)} ==", bold=True)
         for i, post in enumerate(posts, start=1):
-            m = measure_post(post.text, p)
+            m = measure_post(post.text, p, (limits or {}).get(p))
             click.secho(f"-- post {i}/{len(posts)} · {m.length}/{m.limit} {m.unit}", fg="cyan")
             click.echo(post.text)
             for n in post.charts:
@@ -93,7 +97,7 @@ def echo_thread(thread: dict[str, Any], charts: dict[str, tuple[str, str]],
 @click.argument("name")
 @config_option
 @click.option("--as-of", "as_of", help="Date the thread is drafted on (YYYY-MM-DD).")
-@click.option("--platform", type=click.Choice(["x", "bluesky"]), help="Only this platform.")
+@click.option("--platform", type=click.Choice(PLATFORMS), help="Only this platform.")
 @click.option("--live", is_flag=True,
               help="Read the recipe's [source.live] portal (a real city's data) instead.")
 @click.option("--no-cache", is_flag=True, help="Fetch from the portal, bypassing the cache.")
@@ -123,7 +127,7 @@ def preview(ctx: click.Context, name: str, config_path: Path | None, as_of: str 
     if built.source["synthetic"]:
         click.secho("synthetic sample: not a city's records", fg="yellow")
     echo_thread(built.composed.thread, {c.name: (c.title, c.alt) for c in built.charts},
-                platform)
+                platform, post_limits(config, recipe.accounts))
     for r in built.reasons:
         click.secho(f"guard: {r.text}", fg="yellow")
     if charts_dir:
@@ -163,13 +167,17 @@ def draft(ctx: click.Context, name: str, config_path: Path | None, as_of: str | 
 @main.command()
 @config_option
 @click.option("--state", "states", multiple=True, help="Only drafts in this state (repeatable).")
+@click.option("--limit", type=click.IntRange(1), default=50, show_default=True,
+              help="Show at most this many drafts.")
+@click.option("--offset", type=click.IntRange(0), default=0, show_default=True,
+              help="Skip this many drafts first (the next page: --offset 50).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def queue(ctx: click.Context, config_path: Path | None, states: tuple[str, ...],
-          as_json: bool) -> None:
-    """List drafts, nearest slot first (default: the ones still open).
+          limit: int, offset: int, as_json: bool) -> None:
+    """List drafts, nearest slot first (default: the ones still open), a page at a time.
 
-    Example: citycrier queue --state pending_review
+    Example: citycrier queue --state pending_review --limit 20 --offset 20
     """
     from bot.store import OPEN_STATES, STATES
 
@@ -178,15 +186,19 @@ def queue(ctx: click.Context, config_path: Path | None, states: tuple[str, ...],
             raise BotError(f"{s!r} is not a state: use one of {', '.join(STATES)}")
     config = load(ctx, config_path)
     store = open_store(config)
-    drafts = store.list_drafts(states or OPEN_STATES)
+    wanted = states or OPEN_STATES
+    drafts = store.list_drafts(wanted, limit=limit, offset=offset)
     if as_json:
         click.echo(json.dumps([{
             "id": d.id, "recipe": d.recipe, "state": d.state, "slot_at": d.slot_at.isoformat(),
             "period": d.period_label, "reasons": list(d.reasons), "error": d.error}
             for d in drafts], indent=2))
         return
+    counts = store.count_by_state()
+    total = sum(counts.get(s, 0) for s in set(wanted))
     if not drafts:
-        click.echo("the queue is empty")
+        click.echo("the queue is empty" if not total else
+                   f"no drafts past --offset {offset}: the queue holds {total}")
     tz = ZoneInfo(config.timezone)
     for d in drafts:
         slot = d.slot_at.astimezone(tz).strftime("%a %b %d %H:%M")
@@ -194,6 +206,10 @@ def queue(ctx: click.Context, config_path: Path | None, states: tuple[str, ...],
         click.echo(f"{d.id:>5}  {d.state:<20} {slot}  {d.recipe}: {d.period_label}{flags}")
         if d.error:
             click.secho(f"       {d.error}", fg="yellow")
+    if drafts and (offset or len(drafts) < total):
+        more = (f"; next page: citycrier queue --offset {offset + limit}"
+                if offset + len(drafts) < total else "")
+        click.echo(f"drafts {offset + 1}-{offset + len(drafts)} of {total}{more}")
     last = store.last_runs()
     skipped = {k: v for k, v in last.items() if v["outcome"] in ("skipped", "failed")}
     for recipe, run in skipped.items():
@@ -219,7 +235,8 @@ def show(ctx: click.Context, draft_id: int, config_path: Path | None) -> None:
                 f"{d.revision}", bold=True)
     if d.source.get("synthetic"):
         click.secho("synthetic sample: not a city's records", fg="yellow")
-    echo_thread(rev.thread, {n: (c.title, rev.alts.get(n, c.alt)) for n, c in charts.items()})
+    echo_thread(rev.thread, {n: (c.title, rev.alts.get(n, c.alt)) for n, c in charts.items()},
+                limits=post_limits(config, tuple(d.source.get("accounts", ()))))
     for r in d.reasons:
         click.secho(f"guard: {r}", fg="yellow")
     if d.error:

@@ -124,44 +124,73 @@ def _base_filters(recipe: Recipe) -> tuple[Filter, ...]:
     return recipe.source.filters
 
 
-def _ask(source: Source, queries: list[str], q: Query) -> Answer:
-    queries.append(q.describe())
-    return source.fetch(q)
+def ask_together(source: Source, queries: list[Query]) -> list[Answer]:
+    """The answers to `queries`, in their order. A source that sets `concurrent_queries`
+    above 1 (a portal over HTTP, safe to call from threads) is asked that many at a time:
+    a portal computes each aggregate in its own time, and a thread's figures need several,
+    so asked together they take about as long as the slowest instead of their sum."""
+    width = min(len(queries), int(getattr(source, "concurrent_queries", 1)))
+    if width <= 1:
+        return [source.fetch(q) for q in queries]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=width, thread_name_prefix="citycrier-query") as pool:
+        return list(pool.map(source.fetch, queries))
 
 
 def compute_figures(recipe: Recipe, period: Period, source: Source) -> Figures:
-    """Ask the portal for every figure the recipe names, for `period` and the one before."""
+    """Ask the portal for every figure the recipe names, for `period` and the one before.
+
+    Two rounds of queries asked together (see `ask_together`): every figure first, then the
+    previous period's values of the categories the breakdowns ranked."""
     src = recipe.source
-    asked: list[str] = []
-    pushed = True
 
     def window(p: Period, **kw: Any) -> Query:
         return Query(dataset=src.dataset, date_field=src.date_field, start=p.start, end=p.end,
                      filters=_base_filters(recipe), measure=src.measure, **kw)
 
-    now = _ask(source, asked, window(period))
-    last_updated = now.last_updated
-    pushed &= now.pushed_down
-    prev_value = None
+    first: dict[str, Query] = {"now": window(period)}
     if period.previous is not None:
-        prev = _ask(source, asked, window(period.previous))
-        pushed &= prev.pushed_down
-        prev_value = prev.total if prev.rows else None  # a mean over nothing: not comparable
-    total = Figure(now.total, prev_value)
-
-    breakdowns: dict[str, tuple[Item, ...]] = {}
-    for b in recipe.breakdowns:
-        top = _ask(source, asked, window(period, group_by=b.group_by, top=b.top))
-        pushed &= top.pushed_down
-        keys = [k for k, _ in top.rows]
-        before: dict[str, float] = {}
+        first["prev"] = window(period.previous)
+    for i, b in enumerate(recipe.breakdowns):
+        first[f"top{i}"] = window(period, group_by=b.group_by, top=b.top)
+    for i, sp in enumerate(recipe.series):
+        start, end = day_bounds(*series_window(period, sp.bucket, sp.count), period.tz)
+        first[f"series{i}"] = Query(
+            dataset=src.dataset, date_field=src.date_field, start=start, end=end,
+            filters=_base_filters(recipe), measure=src.measure, bucket=sp.bucket,
+            order="key_asc")
+    if recipe.goal is not None:
+        start, end = day_bounds(recipe.goal.start or period.first_day, period.last_day,
+                                period.tz)
+        first["goal"] = Query(dataset=src.dataset, date_field=src.date_field, start=start,
+                              end=end, filters=_base_filters(recipe), measure=src.measure)
+    answers = dict(zip(first, ask_together(source, list(first.values())), strict=True))
+    second: dict[str, Query] = {}
+    for i, b in enumerate(recipe.breakdowns):
+        keys = [k for k, _ in answers[f"top{i}"].rows]
         if period.previous is not None and keys:
             q = window(period.previous, group_by=b.group_by)
-            q = replace(q, filters=q.filters + (Filter(b.group_by, "in", _keys_filter(keys)),))
-            ans = _ask(source, asked, q)
-            pushed &= ans.pushed_down
-            before = ans.as_dict()
-        missing = None if src.measure.kind == "mean" else 0.0  # a mean over nothing: no value
+            second[f"before{i}"] = replace(q, filters=q.filters + (
+                Filter(b.group_by, "in", _keys_filter(keys)),))
+    answers.update(zip(second, ask_together(source, list(second.values())), strict=True))
+    queries = {**first, **second}
+    order = ["now", "prev"] + [f"{kind}{i}" for i in range(len(recipe.breakdowns))
+                               for kind in ("top", "before")] + [
+        f"series{i}" for i in range(len(recipe.series))] + ["goal"]
+    asked = [queries[k].describe() for k in order if k in queries]  # the order they read in
+    pushed = all(a.pushed_down for a in answers.values())
+
+    now = answers["now"]
+    prev = answers.get("prev")
+    # a mean over nothing is not comparable
+    total = Figure(now.total, prev.total if prev is not None and prev.rows else None)
+
+    breakdowns: dict[str, tuple[Item, ...]] = {}
+    missing = None if src.measure.kind == "mean" else 0.0  # a mean over nothing: no value
+    for i, b in enumerate(recipe.breakdowns):
+        top = answers[f"top{i}"]
+        before = answers[f"before{i}"].as_dict() if f"before{i}" in answers else {}
         items = []
         for rank, (key, value) in enumerate(top.rows, start=1):
             items.append(Item(
@@ -170,26 +199,14 @@ def compute_figures(recipe: Recipe, period: Period, source: Source) -> Figures:
                 share=(value / total.value) if total.value else 0.0, rank=rank))
         breakdowns[b.name] = tuple(items)
 
-    series: dict[str, tuple[Point, ...]] = {}
-    for sp in recipe.series:
-        first, last = series_window(period, sp.bucket, sp.count)
-        start, end = day_bounds(first, last, period.tz)
-        ans = _ask(source, asked, Query(
-            dataset=src.dataset, date_field=src.date_field, start=start, end=end,
-            filters=_base_filters(recipe), measure=src.measure, bucket=sp.bucket,
-            order="key_asc"))
-        pushed &= ans.pushed_down
-        series[sp.name] = tuple(Point(k, *_bucket_labels(k, sp.bucket), v) for k, v in ans.rows)
+    series = {sp.name: tuple(Point(k, *_bucket_labels(k, sp.bucket), v)
+                             for k, v in answers[f"series{i}"].rows)
+              for i, sp in enumerate(recipe.series)}
 
     goal = None
     if recipe.goal is not None:
-        g = recipe.goal
+        g, ans = recipe.goal, answers["goal"]
         begin = g.start or period.first_day
-        start, end = day_bounds(begin, period.last_day, period.tz)
-        ans = _ask(source, asked, Query(
-            dataset=src.dataset, date_field=src.date_field, start=start, end=end,
-            filters=_base_filters(recipe), measure=src.measure))
-        pushed &= ans.pushed_down
         span = max((g.deadline - begin).days + 1, 1)
         elapsed = min(max((period.last_day - begin).days + 1, 0), span)
         goal = Progress(label=g.label, target=g.target, value=ans.total,
@@ -197,7 +214,7 @@ def compute_figures(recipe: Recipe, period: Period, source: Source) -> Figures:
                         expected=g.target * elapsed / span, deadline=g.deadline,
                         days_left=max((g.deadline - period.last_day).days, 0))
 
-    return Figures(total, breakdowns, series, goal, last_updated, tuple(asked), pushed,
+    return Figures(total, breakdowns, series, goal, now.last_updated, tuple(asked), pushed,
                    has_data=bool(now.rows) and (src.measure.kind == "mean" or bool(total.value)))
 
 

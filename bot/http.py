@@ -25,12 +25,15 @@ import json
 import logging
 import os
 import random
+import ssl
 import sys
+import threading
 import time
 import weakref
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any, Protocol
@@ -165,6 +168,14 @@ def _stderr_console() -> Any:
     return Console(stderr=True)
 
 
+@lru_cache(maxsize=1)
+def tls_context() -> ssl.SSLContext:
+    """The TLS settings httpx builds for every new client (certifi's CA bundle, or
+    SSL_CERT_FILE / SSL_CERT_DIR), built once per process and shared: loading the bundle
+    costs tens of milliseconds per client, more than a request to a nearby server."""
+    return httpx.create_ssl_context()
+
+
 class PortalClient:
     """Requests to one portal, with its timeout, retries, token, cache and error words."""
 
@@ -173,7 +184,7 @@ class PortalClient:
                  clock: Clock | None = None, rng: random.Random | None = None,
                  progress: bool | None = None, headers: dict[str, str] | None = None) -> None:
         self.portal = portal
-        self._client = client or httpx.Client(follow_redirects=True)
+        self._client = client or httpx.Client(follow_redirects=True, verify=tls_context())
         self._owns_client = client is None
         if self._owns_client:  # close the connection pool even if nobody calls close()
             weakref.finalize(self, self._client.close)
@@ -185,6 +196,7 @@ class PortalClient:
         self.show_progress = progress
         self.bytes_received = 0  # bytes of response bodies as they came over the wire
         self.requests_sent = 0
+        self._count_lock = threading.Lock()
 
     def close(self) -> None:
         if self._owns_client:
@@ -231,8 +243,10 @@ class PortalClient:
                 if is_dns_failure(exc):  # another try will not find the host either
                     raise self._transport_error(url, exc, attempt + 1) from exc
             else:
-                self.requests_sent += 1
-                self.bytes_received += response.num_bytes_downloaded or len(response.content)
+                with self._count_lock:  # requests may come from several threads at once
+                    self.requests_sent += 1
+                    self.bytes_received += response.num_bytes_downloaded or len(
+                        response.content)
                 status = response.status_code
                 if status == 304 and cached is not None:
                     log.debug("%s not modified: answered from the cache", url)

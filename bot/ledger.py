@@ -14,7 +14,7 @@ from sqlalchemy import Engine, func, insert, select, update
 
 from bot import schema as s
 from bot.errors import StoreError
-from bot.records import AuditRow, Receipt, _moment, _receipt, _run, utc
+from bot.records import AuditRow, Receipt, _audit_row, _delivery, _moment, _receipt, _run, utc
 
 # the cron time a run is for, while the scheduler drafts it (see Ledger.run_slot)
 _RUN_SLOT: ContextVar[datetime | None] = ContextVar("citycrier_run_slot", default=None)
@@ -30,10 +30,10 @@ class Ledger:
                       key: str) -> Receipt:
         """Write the intent to post before the remote call; keep an existing one."""
         now = self.clock()
+        mine = (s.receipts.c.draft_id == draft_id, s.receipts.c.platform == platform,
+                s.receipts.c.post_index == post_index)
         with self.engine.begin() as conn:
-            existing = conn.execute(select(s.receipts).where(
-                s.receipts.c.draft_id == draft_id, s.receipts.c.platform == platform,
-                s.receipts.c.post_index == post_index)).first()
+            existing = conn.execute(select(s.receipts).where(*mine)).first()
             if existing is None:
                 conn.execute(insert(s.receipts).values(
                     draft_id=draft_id, platform=platform, account=account,
@@ -41,7 +41,9 @@ class Ledger:
             elif existing.posted_at is None and existing.key != key:
                 conn.execute(update(s.receipts).where(s.receipts.c.id == existing.id).values(
                     key=key, intent_at=now))
-        return self.receipt(draft_id, platform, post_index)  # type: ignore[return-value]
+            else:
+                return _receipt(existing)
+            return _receipt(conn.execute(select(s.receipts).where(*mine)).one())
 
     def confirm_receipt(self, draft_id: int, platform: str, post_index: int, remote_id: str,
                         uri: str = "", cid: str = "", posted_at: datetime | None = None) -> None:
@@ -102,8 +104,7 @@ class Ledger:
         with self.engine.connect() as conn:
             rows = conn.execute(select(s.deliveries).where(
                 s.deliveries.c.draft_id == draft_id)).all()
-        return {r.platform: {"account": r.account, "state": r.state, "error": r.error,
-                             "retry_at": utc(r.retry_at)} for r in rows}
+        return {r.platform: _delivery(r) for r in rows}
 
     # ---------------------------------------------------------------------------- audit, runs
 
@@ -124,8 +125,7 @@ class Ledger:
         if limit:
             q = q.limit(limit)
         with self.engine.connect() as conn:
-            return [AuditRow(utc(r.at), r.actor, r.action, r.detail, r.draft_id)  # type: ignore[arg-type]
-                    for r in conn.execute(q)]
+            return [_audit_row(r) for r in conn.execute(q)]
 
     def record_run(self, recipe: str, period_key: str, started_at: datetime, outcome: str,
                    detail: str = "", draft_id: int | None = None,

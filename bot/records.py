@@ -183,6 +183,15 @@ def _revision(r: Any) -> Revision:
     return Revision(r.revision, thread, json.loads(r.alts), r.author, utc(r.created_at))  # type: ignore[arg-type]
 
 
+def _audit_row(r: Any) -> AuditRow:
+    return AuditRow(utc(r.at), r.actor, r.action, r.detail, r.draft_id)  # type: ignore[arg-type]
+
+
+def _delivery(r: Any) -> dict[str, Any]:
+    return {"account": r.account, "state": r.state, "error": r.error,
+            "retry_at": utc(r.retry_at)}
+
+
 def _receipt(r: Any) -> Receipt:
     return Receipt(r.draft_id, r.platform, r.account, r.post_index, r.key, utc(r.intent_at),  # type: ignore[arg-type]
                    r.remote_id, r.uri, r.cid, utc(r.posted_at), utc(r.deleted_at))

@@ -81,6 +81,8 @@ drafts = Table(
     UniqueConstraint("recipe", "period_key", "data_hash", name="uq_drafts_recipe_period_data"),
 )
 Index("ix_drafts_state_slot", drafts.c.state, drafts.c.slot_at)
+Index("ix_drafts_slot", drafts.c.slot_at, drafts.c.id)  # step 3: the queue's "all" pages
+Index("ix_drafts_recipe_period", drafts.c.recipe, drafts.c.period_key, drafts.c.state)  # step 3
 
 revisions = Table(
     "revisions", metadata,
@@ -135,6 +137,7 @@ receipts = Table(
     Column("deleted_at", TS, nullable=True),
     UniqueConstraint("draft_id", "platform", "post_index", name="uq_receipts_post"),
 )
+Index("ix_receipts_account_posted", receipts.c.account, receipts.c.posted_at)  # step 3
 
 deliveries = Table(  # one row per draft per platform: platforms publish independently
     "deliveries", metadata,
@@ -200,11 +203,18 @@ _runs_v1 = Table(
 Index("ix_runs_recipe", _runs_v1.c.recipe, _runs_v1.c.started_at)
 
 
+_LATER_INDEXES = {"ix_drafts_slot", "ix_drafts_recipe_period", "ix_receipts_account_posted"}
+for _table in (drafts, receipts):  # their columns are as first written; step 3 added indexes
+    _copy = _table.to_metadata(_v1)
+    for _index in [i for i in _copy.indexes if i.name in _LATER_INDEXES]:
+        _copy.indexes.discard(_index)
+
+
 def _step1(conn: Connection) -> None:
     """The first schema: every table as it was first written."""
-    metadata.create_all(conn, tables=[
-        drafts, revisions, charts, audit, receipts, deliveries, users, history])
-    _v1.create_all(conn, tables=[_runs_v1])
+    _v1.create_all(conn, tables=[_v1.tables["drafts"]])
+    metadata.create_all(conn, tables=[revisions, charts, audit, deliveries, users, history])
+    _v1.create_all(conn, tables=[_v1.tables["receipts"], _runs_v1])
 
 
 def _step2(conn: Connection) -> None:
@@ -215,11 +225,25 @@ def _step2(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX ix_runs_recipe_period ON runs (recipe, period_key)"))
 
 
+def _step3(conn: Connection) -> None:
+    """Indexes for a store with years of drafts: the queue's pages in slot order (all states;
+    one state already has ix_drafts_state_slot), a recipe's drafts by period and state (the
+    drafter's "already drafted or published?"), and an account's posts since a moment (the
+    per-account caps)."""
+    conn.execute(text("CREATE INDEX ix_drafts_slot ON drafts (slot_at, id)"))
+    conn.execute(text(
+        "CREATE INDEX ix_drafts_recipe_period ON drafts (recipe, period_key, state)"))
+    conn.execute(text(
+        "CREATE INDEX ix_receipts_account_posted ON receipts (account, posted_at)"))
+
+
 # (version, description, step). Add new steps at the end; never edit an old one.
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "drafts, revisions, charts, audit, receipts, deliveries, runs, users, history",
      _step1),
     (2, "runs.slot_at and an index on runs (recipe, period_key)", _step2),
+    (3, "indexes on drafts (slot_at, id), drafts (recipe, period_key, state) and receipts "
+        "(account, posted_at)", _step3),
 ]
 LATEST = MIGRATIONS[-1][0]
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import (
+    Connection,
     Engine,
     and_,
     create_engine,
@@ -71,6 +72,7 @@ from bot.records import (  # noqa: F401  (re-exported: the store's public names)
 )
 
 LEASE = timedelta(minutes=10)  # a publishing claim older than this, unrefreshed, is abandoned
+RENEW_AFTER = timedelta(minutes=1)  # renew_claim writes at most this often per claim
 
 
 def worker_id() -> str:
@@ -108,10 +110,13 @@ class Store(Ledger):
             if path:  # a wrong or damaged file is refused before anything writes to it
                 ensure_folder(Path(path).parent, database_keeps(path), FOLDER_SETTING)
                 refuse_foreign_file(path)
-            self.engine: Engine = create_engine(url, connect_args={"timeout": 30})
+            # pool_size: the desk draws up to 8 pages at once (bot.web.app.PAGE_THREADS);
+            # a connection past the pool is opened and closed per use, pragmas and all
+            self.engine: Engine = create_engine(url, connect_args={"timeout": 30},
+                                                pool_size=10)
+            self.engine._connection_cls = _ReadingConnection  # type: ignore[misc]
             event.listen(self.engine, "connect", _sqlite_pragmas)
-            event.listen(self.engine, "begin", lambda conn: conn.exec_driver_sql(
-                "BEGIN IMMEDIATE"))
+            event.listen(self.engine, "begin", _sqlite_begin)
         else:
             self.engine = create_engine(url, pool_pre_ping=True,
                                         connect_args=postgres_connect_args(url))
@@ -370,14 +375,47 @@ class Store(Ledger):
         return [self.get_draft(i) for i in claimed]
 
     def renew_claim(self, draft_id: int, worker: str | None = None) -> None:
+        """Keep a publishing claim alive. A claim this worker took or renewed less than
+        RENEW_AFTER ago is left as it is, without a write: the publisher renews after every
+        post, and each write to SQLite waits for the disk."""
+        worker = worker or worker_id()
+        now = self.clock()
+        d = s.drafts.c
+        with self.engine.connect() as conn:
+            row = conn.execute(select(d.state, d.claimed_at, d.claimed_by).where(
+                d.id == draft_id)).first()
+        if row is None or row.state != PUBLISHING or (
+                row.claimed_by == worker and row.claimed_at is not None
+                and now - utc(row.claimed_at) < RENEW_AFTER):  # type: ignore[operator]
+            return
         with self.engine.begin() as conn:
-            conn.execute(update(s.drafts).where(
-                s.drafts.c.id == draft_id, s.drafts.c.state == PUBLISHING).values(
-                claimed_at=self.clock(), claimed_by=worker or worker_id()))
+            conn.execute(update(s.drafts).where(d.id == draft_id, d.state == PUBLISHING).values(
+                claimed_at=now, claimed_by=worker))
 
 def _lock_key(*parts: str) -> int:
     """A stable 32-bit advisory-lock key for a tuple of strings."""
     return zlib.crc32("\x1f".join(parts).encode()) - 2**31
+
+
+class _ReadingConnection(Connection):
+    """A connection that knows how its transaction began. `engine.begin()` (and an explicit
+    `conn.begin()`) is a write: on SQLite it takes the write lock at once (BEGIN IMMEDIATE),
+    so a read-then-write never fails half-way on a lock. A transaction begun implicitly by
+    the first statement on `engine.connect()` is a read: a deferred BEGIN, which in WAL mode
+    never waits on a writer nor makes one wait."""
+
+    reading = False
+
+    def _autobegin(self) -> None:
+        self.reading = True
+        try:
+            super()._autobegin()
+        finally:
+            self.reading = False
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN" if getattr(conn, "reading", False) else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

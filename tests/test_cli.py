@@ -135,6 +135,38 @@ def test_demo_in_a_fresh_directory_with_the_readme_command(tmp_path):
     assert (copy / "outbox" / threads[1] / "monthly.png").stat().st_size < 1_000_000
 
 
+def test_queue_comes_in_pages_with_limit_and_offset(project):
+    from datetime import UTC, datetime, timedelta
+
+    from bot.config import load_config
+    from bot.store import NewDraft, Post, Store
+
+    slot = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+    store = Store(load_config(project / "config.toml").storage_url)
+    for i in range(5):
+        store.create_draft(NewDraft(
+            recipe="weekly", title="Weekly", period_key=f"p{i}", period_label=f"week {i}",
+            as_of=slot, slot_at=slot + timedelta(hours=5 - i), approval="required",
+            state="pending_review", platforms=("x",), data_hash=f"h{i}",
+            thread={"x": (Post(f"post {i}"),)}))
+    store.close()
+    code, out, _ = cli(project, "queue", "--limit", "2")
+    lines = out.splitlines()
+    assert code == 0 and [line.split()[0] for line in lines[:2]] == ["5", "4"]  # nearest first
+    assert lines[2:] == ["drafts 1-2 of 5; next page: citycrier queue --offset 2"]
+    code, out, _ = cli(project, "queue", "--limit", "2", "--offset", "4")
+    assert out.splitlines()[0].split()[:2] == ["1", "pending_review"]
+    assert out.splitlines()[1:] == ["drafts 5-5 of 5"]
+    code, out, _ = cli(project, "queue", "--json", "--limit", "3", "--offset", "1")
+    assert [r["id"] for r in json.loads(out)] == [4, 3, 2]
+    code, out, _ = cli(project, "queue", "--offset", "9")
+    assert out == "no drafts past --offset 9: the queue holds 5\n"
+    code, out, _ = cli(project, "queue")
+    assert [line.split()[0] for line in out.splitlines()] == ["5", "4", "3", "2", "1"]
+    code, _, err = cli(project, "queue", "--limit", "0")
+    assert code == 2 and "--limit" in err
+
+
 @pytest.mark.parametrize("command", ["check", "queue"])
 def test_a_dotenv_that_is_not_utf8_is_named_with_its_line_and_column(project, command):
     """A Latin-1 secret in .env is one line, like a Latin-1 config, never "unexpected"."""

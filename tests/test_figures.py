@@ -1,3 +1,4 @@
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -94,6 +95,37 @@ def test_data_hash_ignores_when_the_figures_were_fetched():
     b = compute_figures(recipe(), PERIOD, src)
     assert a.data_hash() == b.data_hash()
     assert a.history_values() == {"total": 5}
+
+
+class TogetherSource(RecordingSource):
+    """A RecordingSource that says it may be asked from threads, and proves it was: each
+    round's queries wait for one another at a barrier (10 s, then BrokenBarrierError)."""
+
+    concurrent_queries = 4
+
+    def __init__(self, answers, rounds):
+        super().__init__(answers)
+        self.barriers = [threading.Barrier(n, timeout=10) for n in rounds]
+        self.lock = threading.Lock()
+
+    def fetch(self, q: Query) -> Answer:
+        barrier = self.barriers[0 if q.filters[-1].field != "crime" else 1]
+        barrier.wait()
+        with self.lock:
+            return super().fetch(q)
+
+
+def test_a_thread_safe_source_is_asked_a_round_at_a_time_with_the_same_figures():
+    answers = {("2026-10-01", ""): [("", 900)], ("2026-09-01", ""): [("", 1000)],
+               ("2026-10-01", "crime"): [("THEFT", 300), ("ASSAULT", 90)],
+               ("2026-09-01", "crime"): [("THEFT", 250)],
+               ("2026-08-01", "month"): [("2026-08-01", 3), ("2026-09-01", 4)]}
+    r = recipe(breakdowns=(Breakdown("top", "crime", 2),), series=(SeriesSpec("m", "month", 3),))
+    one_by_one = compute_figures(r, PERIOD, RecordingSource(answers))
+    # round 1: total, previous total, top 2, series (4 at once); round 2: the top 2 before
+    together = compute_figures(r, PERIOD, TogetherSource(answers, rounds=(4, 1)))
+    assert together == one_by_one
+    assert together.queries == one_by_one.queries  # listed in the same order as ever
 
 
 def test_the_blank_groups_previous_value_is_asked_for_as_null():

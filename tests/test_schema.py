@@ -104,10 +104,14 @@ def test_a_version_1_database_upgrades_with_every_row_intact(url: str) -> None:
     build_v1(url)
     store = Store(url)  # migrates
     with store.engine.connect() as conn:
-        assert schema.current_version(conn) == schema.LATEST == 2
+        assert schema.current_version(conn) == schema.LATEST == 3
         cols = {c["name"] for c in inspect(conn).get_columns("runs")}
         indexes = {i["name"] for i in inspect(conn).get_indexes("runs")}
+        draft_indexes = {i["name"] for i in inspect(conn).get_indexes("drafts")}
+        receipt_indexes = {i["name"] for i in inspect(conn).get_indexes("receipts")}
     assert "slot_at" in cols and "ix_runs_recipe_period" in indexes
+    assert {"ix_drafts_slot", "ix_drafts_recipe_period"} <= draft_indexes
+    assert "ix_receipts_account_posted" in receipt_indexes
     for table, rows in V1_ROWS.items():
         assert _rows(url, table, list(rows[0])) == rows, table
     assert [r["slot_at"] for r in _rows(url, "runs", ["slot_at"])] == [None, None]
@@ -155,5 +159,28 @@ def test_processes_starting_together_migrate_once(postgres_url: str) -> None:
     engine = _engine(postgres_url)
     with engine.connect() as conn:
         assert conn.execute(text("SELECT version FROM schema_version ORDER BY version")
-                            ).scalars().all() == [1, 2]
+                            ).scalars().all() == [1, 2, 3]
     engine.dispose()
+
+
+def test_a_version_2_database_gains_the_queue_indexes(url: str) -> None:
+    """Step 3 on a database built by steps 1 and 2 (rows in it): the new indexes, the rows
+    intact, and the queue's first page read through them."""
+    engine = _engine(url)
+    with engine.begin() as conn:
+        assert schema.migrate(conn, schema.MIGRATIONS[:2]) == [1, 2]
+        before = {i["name"] for i in inspect(conn).get_indexes("drafts")}
+    engine.dispose()
+    assert "ix_drafts_slot" not in before and "ix_drafts_recipe_period" not in before
+    store = Store(url, clock=lambda: T)
+    with store.engine.begin() as conn:
+        assert schema.migrate(conn) == []
+    with store.engine.connect() as conn:
+        assert schema.current_version(conn) == 3
+        have = {i["name"] for i in inspect(conn).get_indexes("drafts")}
+        if store.dialect == "sqlite":
+            plan = " ".join(str(r[3]) for r in conn.execute(text(
+                "EXPLAIN QUERY PLAN SELECT id FROM drafts ORDER BY slot_at, id LIMIT 50")))
+            assert "ix_drafts_slot" in plan, plan
+    assert {"ix_drafts_slot", "ix_drafts_recipe_period"} <= have
+    store.close()

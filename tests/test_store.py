@@ -387,3 +387,107 @@ def test_a_database_newer_than_the_code_is_refused(url: str, store: Store) -> No
         Store(url)
     with store.engine.connect() as conn:
         assert conn.execute(select(func.max(schema.schema_version.c.version))).scalar() == 99
+
+
+def test_desk_readers_do_not_wait_on_a_publishing_writer(tmp_path: Path) -> None:
+    """SQLite: while a publisher holds the write lock (BEGIN IMMEDIATE, mid-transaction), two
+    desk readers, each with its own store as a separate process would have, read the queue and
+    a draft and finish; the writer then commits. A read that took the write lock would wait
+    out the 30 s busy timeout and the writer would give up waiting for the readers first."""
+    url = f"sqlite:///{tmp_path / 'citycrier.db'}"
+    writer = Store(url, clock=lambda: NOW)
+    draft_id = writer.create_draft(new_draft(state=APPROVED, slot=NOW - timedelta(minutes=1)))[0]
+    readers = [Store(url, clock=lambda: NOW) for _ in range(2)]
+    holding, done = threading.Event(), threading.Barrier(3, timeout=10)
+    seen: list[tuple[int, str]] = []
+
+    def read(store: Store) -> None:
+        holding.wait(timeout=10)
+        queue = store.list_drafts(limit=50)
+        seen.append((len(queue), store.get_draft(draft_id).state))
+        done.wait()
+
+    def publish() -> None:
+        with writer.engine.begin() as conn:  # the write lock, held across the readers' reads
+            conn.execute(update(schema.drafts).where(schema.drafts.c.id == draft_id).values(
+                state=PUBLISHING))
+            holding.set()
+            done.wait()  # raises BrokenBarrierError after 10 s if a reader is stuck
+
+    threads = [threading.Thread(target=read, args=(r,)) for r in readers]
+    threads.append(threading.Thread(target=publish))
+    errors: list[BaseException] = []
+    threading.excepthook = lambda args: errors.append(args.exc_value)  # type: ignore[assignment]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=40)
+    finally:
+        threading.excepthook = threading.__excepthook__
+    assert errors == [] and not any(t.is_alive() for t in threads)
+    assert seen == [(1, APPROVED), (1, APPROVED)]  # the readers saw the last committed state
+    assert writer.get_draft(draft_id).state == PUBLISHING
+    for s in (writer, *readers):
+        s.close()
+
+
+def test_a_claim_is_renewed_at_most_once_a_minute(url: str) -> None:
+    """renew_claim after every post: within a minute of the claim it writes nothing; later it
+    moves claimed_at on; another worker's renewal takes the claim at once."""
+    now = [NOW]
+    store = Store(url, clock=lambda: now[0])
+    draft_id = store.create_draft(new_draft(state=APPROVED, slot=NOW - timedelta(minutes=1)))[0]
+    assert [d.id for d in store.claim_due(NOW, "w1")] == [draft_id]
+    writes: list[str] = []
+
+    def count(conn, cursor, statement, *args) -> None:  # type: ignore[no-untyped-def]
+        if statement.lstrip().upper().startswith("UPDATE"):
+            writes.append(statement)
+
+    from sqlalchemy import event
+
+    event.listen(store.engine, "before_cursor_execute", count)
+
+    def claim() -> tuple[datetime, str]:
+        with store.engine.connect() as conn:
+            row = conn.execute(select(schema.drafts.c.claimed_at, schema.drafts.c.claimed_by)
+                               .where(schema.drafts.c.id == draft_id)).one()
+        return row[0].replace(tzinfo=UTC) if row[0].tzinfo is None else row[0], row[1]
+
+    now[0] = NOW + timedelta(seconds=50)
+    store.renew_claim(draft_id, "w1")
+    assert writes == [] and claim() == (NOW, "w1")
+    now[0] = NOW + timedelta(seconds=61)
+    store.renew_claim(draft_id, "w1")
+    assert len(writes) == 1 and claim() == (NOW + timedelta(seconds=61), "w1")
+    store.renew_claim(draft_id, "w2")
+    assert len(writes) == 2 and claim()[1] == "w2"
+    event.remove(store.engine, "before_cursor_execute", count)
+    store.close()
+
+
+@pytest.mark.postgres
+def test_reads_on_postgresql_do_not_wait_on_row_locks(postgres_url: str) -> None:
+    """A publisher's transaction holds a draft's row (FOR UPDATE, as a claim does); the desk's
+    reads of that draft, its revision and the queue answer while it holds it."""
+    store = Store(postgres_url, clock=lambda: NOW)
+    draft_id = store.create_draft(new_draft(state=APPROVED))[0]
+    reader = Store(postgres_url, clock=lambda: NOW)
+    seen: list[object] = []
+
+    def read() -> None:
+        seen.extend([reader.get_draft(draft_id).state, reader.revision(draft_id).revision,
+                     [d.id for d in reader.list_drafts(limit=50)]])
+
+    with store.engine.connect() as other:
+        with other.begin():
+            other.execute(text("SELECT id FROM drafts WHERE id = :i FOR UPDATE"), {"i": draft_id})
+            thread = threading.Thread(target=read)
+            thread.start()
+            thread.join(timeout=20)
+            finished_while_locked = not thread.is_alive()
+    thread.join(timeout=20)
+    assert finished_while_locked and seen == [APPROVED, 1, [draft_id]]
+    reader.close()
+    store.close()

@@ -40,8 +40,9 @@ from atproto_client.request import Request
 from atproto_client.utils.facet_detection import detect_facets
 
 from bot.errors import PublishError, RateLimited, UnknownOutcome
+from bot.http import tls_context
 from bot.publish.base import Image, PostContent, Ref, read_secret
-from bot.settings import AccountConfig
+from bot.settings import AccountConfig, Config
 
 log = logging.getLogger(__name__)
 
@@ -122,7 +123,7 @@ class SessionFile:
 
 
 def default_client(service: str) -> Client:
-    return Client(service, request=Request(timeout=TIMEOUT))
+    return Client(service, request=Request(timeout=TIMEOUT, verify=tls_context()))
 
 
 # -- errors -------------------------------------------------------------------------------
@@ -174,6 +175,11 @@ class BlueskyClient:
         self._client: Client | None = None
         self._did = ""
         self._handle = ""
+
+    @classmethod
+    def from_config(cls, config: Config, account: AccountConfig) -> BlueskyClient:
+        """The client for one configured account (its session kept under state_dir)."""
+        return cls(account, config.state_dir)
 
     def _password(self) -> str:
         purpose = f"bluesky account {self.account.name!r}"

@@ -40,6 +40,7 @@ import json
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -132,7 +133,12 @@ def name_of(column: str) -> str:
 
 
 class SocrataSource:
-    """Answers queries from a Socrata portal (`portal.url` like https://data.brla.gov)."""
+    """Answers queries from a Socrata portal (`portal.url` like https://data.brla.gov).
+
+    Safe to ask from several threads: a thread's figures are asked a few at a time
+    (bot.figures.ask_together), and a dataset's metadata is still read once per run."""
+
+    concurrent_queries = 4
 
     def __init__(self, portal: PortalConfig, tz: str, *, cache_dir: Path | None = None,
                  no_cache: bool = False, client: httpx.Client | None = None,
@@ -144,6 +150,7 @@ class SocrataSource:
         self.http = PortalClient(portal, cache_dir=cache_dir, no_cache=no_cache, client=client,
                                  clock=clock, progress=progress, headers=headers)
         self._views: dict[str, dict[str, Any]] = {}
+        self._views_lock = threading.Lock()
 
     # -- the portal protocol ----------------------------------------------------------------
     def describe(self, dataset: str) -> DatasetInfo:
@@ -175,6 +182,10 @@ class SocrataSource:
 
     # -- metadata -----------------------------------------------------------------------------
     def _view(self, dataset: str) -> dict[str, Any]:
+        with self._views_lock:  # one metadata request per dataset, however many ask at once
+            return self._read_view_once(dataset)
+
+    def _read_view_once(self, dataset: str) -> dict[str, Any]:
         if dataset not in self._views:
             try:
                 body, _ = self.http.get_json(f"{self.base}/api/views/{dataset}.json",

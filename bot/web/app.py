@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import to_thread
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 STATIC = Path(__file__).parent / "static"
 MIN_SECRET = 16
+PAGE_THREADS = 8  # pages rendered at once; the store's pool holds as many connections
 SECURITY_HEADERS = {
     "Content-Security-Policy": (
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
@@ -139,6 +141,9 @@ def create_app(config: Config, *, store: Store | None = None, clock: Clock | Non
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # Pages run in worker threads (their database calls block). Past a few per core they
+        # only queue for the GIL and the connection pool, and each waits on all the others.
+        to_thread.current_default_thread_limiter().total_tokens = PAGE_THREADS
         await run_in_threadpool(_warm_up)
         task = asyncio.create_task(_sweep(desk, sweep_seconds)) if sweep_seconds > 0 else None
         yield

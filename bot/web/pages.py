@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse
 
 from bot.errors import BotError
 from bot.notify import local_time
+from bot.platforms import REGISTRY
 from bot.settings import Config
 from bot.store import (
     APPROVED,
@@ -33,7 +34,7 @@ from bot.store import (
 )
 from bot.web.auth import Clock, LoginLimiter, SessionCookies, User, csrf_token
 
-PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky"}
+PLATFORM_NAMES = {name: p.label for name, p in REGISTRY.items()}
 STATE_WORDS = {
     PENDING: "Waiting for review", APPROVED: "Approved", PUBLISHING: "Publishing now",
     PUBLISHED: "Published", PARTIAL: "Partly published", ON_HOLD: "On hold",
@@ -91,16 +92,11 @@ def post_url(receipt: Receipt) -> str:
     Bluesky receipts hold an at:// URI; the web address is bsky.app/profile/DID/post/RKEY.
     """
     uri = receipt.uri or ""
-    if uri.startswith("at://"):
-        parts = uri[len("at://"):].split("/")
-        if len(parts) == 3 and parts[1] == "app.bsky.feed.post":
-            return f"https://bsky.app/profile/{parts[0]}/post/{parts[2]}"
-        return ""
-    if safe_url(uri):
-        return uri
-    if receipt.platform == "x" and receipt.remote_id and receipt.remote_id.isdigit():
-        return f"https://x.com/i/web/status/{receipt.remote_id}"
-    return ""
+    found = REGISTRY.get(receipt.platform)
+    made = found.post_url(receipt.remote_id or "", uri) if found else ""
+    if made or uri.startswith("at://"):
+        return made
+    return safe_url(uri)
 
 
 def relative(moment: datetime, now: datetime) -> str:
@@ -126,7 +122,8 @@ def relative(moment: datetime, now: datetime) -> str:
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("bot", "web/templates"), autoescape=True,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
+        auto_reload=False)  # templates ship with the code: no stat() per page
     env.filters["safe_url"] = safe_url
     env.filters["post_url"] = post_url
     env.globals["PLATFORM_NAMES"] = PLATFORM_NAMES
@@ -148,6 +145,14 @@ def render(request: Request, template: str, status: int = 200, *, user: User | N
         when=lambda dt: local_time(dt, tz) if dt else "",
         ago=lambda dt: relative(dt, now) if dt else "", **context)
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
+
+
+def page_number(request: Request, name: str = "page") -> int:
+    """A page number from the query string: 1 when absent or not a number."""
+    try:
+        return max(1, min(int(request.query_params.get(name, "1")), 100_000))
+    except ValueError:
+        return 1
 
 
 def flash(request: Request, text: str, kind: str = "ok") -> None:

@@ -45,17 +45,23 @@ def error_page(request: Request, status: int, title: str, message: str,
 def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     """Wrap a view: refuse anonymous requests and forms without the session's CSRF token.
 
-    The view itself runs in a worker thread (it talks to the database)."""
+    The view itself runs in a worker thread (it talks to the database); a page (GET) is
+    authenticated and drawn in the same trip to that thread."""
+
+    def page(request: Request) -> Response:
+        user = authenticate(desk_of(request), request.scope["session"])
+        if user is None:
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            return RedirectResponse("/login?" + urlencode({"next": target}), 303)
+        return handler(request, user, None)
 
     async def endpoint(request: Request) -> Response:
+        if request.method in ("GET", "HEAD"):
+            return await run_in_threadpool(page, request)
         desk = desk_of(request)
         session = request.scope["session"]
         user = await run_in_threadpool(authenticate, desk, session)
         if user is None:
-            if request.method in ("GET", "HEAD"):
-                target = request.url.path + (f"?{request.url.query}" if request.url.query
-                                             else "")
-                return RedirectResponse("/login?" + urlencode({"next": target}), 303)
             return error_page(request, 403, "Please sign in",
                               "You are not signed in (or your session ended). Sign in again, "
                               "then repeat what you were doing.")

@@ -17,20 +17,20 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.errors import BotError, LengthError, NotFound, PermissionDenied, TransitionError
 from bot.notify import local_time, notify_expired, notify_waiting
+from bot.platforms import post_limits
 from bot.review import (
     SlotPassed,
     approve_draft,
     edit_draft,
-    editors_of,
     may,
     reject_draft,
     reschedule_draft,
 )
-from bot.store import PENDING, TRANSITIONS, Draft, Revision
+from bot.store import PENDING, TRANSITIONS, Draft
 from bot.web.auth import User
-from bot.web.pages import Desk, desk_of, flash, relative, render, safe_url
+from bot.web.pages import Desk, desk_of, flash, page_number, relative, render, safe_url
 from bot.web.preview import NAMES, build_preview
-from bot.web.queries import chart_infos, chart_png
+from bot.web.queries import HISTORY_PAGE, DraftRows, chart_infos, chart_png, draft_rows
 from bot.web.views_auth import error_page
 
 SLOT_FORMAT = "%Y-%m-%dT%H:%M"  # what <input type="datetime-local"> sends
@@ -55,15 +55,14 @@ def _load(desk: Desk, request: Request) -> Draft:
     return desk.store.get_draft(int(request.path_params["draft_id"]))
 
 
-def _actions(desk: Desk, draft: Draft, user: User) -> dict[str, Any]:
+def _actions(desk: Desk, draft: Draft, user: User, editors: set[str]) -> dict[str, Any]:
     """Which buttons this person sees for this draft, and why approve may be blocked."""
     def open_to(action: str) -> bool:
         return draft.state in TRANSITIONS[action][0] and may(user.role, action)
 
     acts: dict[str, Any] = {a: open_to(a) for a in ("approve", "edit", "reject", "reschedule")}
     acts["two_person_block"] = bool(
-        acts["approve"] and desk.config.approval.two_person
-        and user.name in editors_of(desk.store, draft.id))
+        acts["approve"] and desk.config.approval.two_person and user.name in editors)
     acts["any"] = any(acts[a] for a in ("approve", "edit", "reject", "reschedule"))
     return acts
 
@@ -122,18 +121,20 @@ def _slot_value(desk: Desk, draft: Draft) -> str:
 
 
 def show_draft(request: Request, desk: Desk, user: User, draft: Draft,
-               shown: Revision | None = None, *, status: int = 200,
+               rows: DraftRows | None = None, *, status: int = 200,
                error: str = "", background: BackgroundTask | None = None) -> Response:
-    store = desk.store
-    revisions = store.revisions(draft.id)
-    shown = shown or revisions[-1]
-    charts = chart_infos(store, draft.id)
+    rows = rows or draft_rows(desk.store, draft.id)
+    pages = max(1, -(-rows.audit_total // HISTORY_PAGE))
+    page = page_number(request, "history")
     response = render(
-        request, "draft.html", status, user=user, draft=draft, shown=shown,
-        latest=revisions[-1].revision, revisions=revisions,
-        preview=build_preview(desk.config, shown, charts, desk.max_grade(draft.recipe)),
-        actions=_actions(desk, draft, user), audit=store.audit(draft.id),
-        receipts=store.receipts(draft.id), deliveries=store.deliveries(draft.id),
+        request, "draft.html", status, user=user, draft=draft, shown=rows.shown,
+        latest=rows.latest, revisions=rows.wordings,
+        preview=build_preview(desk.config, rows.shown, rows.charts,
+                              desk.max_grade(draft.recipe),
+                              accounts=draft.source.get("accounts", ())),
+        actions=_actions(desk, draft, user, rows.editors), audit=rows.audit,
+        history_page=page, history_pages=pages, history_first=(page - 1) * HISTORY_PAGE + 1,
+        history_total=rows.audit_total, receipts=rows.receipts, deliveries=rows.deliveries,
         source=source_facts(draft.source, desk.config.timezone),
         zone_name=zone_name(desk.config.timezone),
         slot_value=_slot_value(desk, draft), error=error,
@@ -148,20 +149,25 @@ def draft_page(request: Request, user: User, form: FormData | None) -> Response:
     try:
         draft = _load(desk, request)
         wanted = request.query_params.get("revision")
-        shown = desk.store.revision(draft.id, int(wanted)) if wanted else None
+        rows = draft_rows(desk.store, draft.id, int(wanted) if wanted else None,
+                          page_number(request, "history"))
     except (NotFound, ValueError):
         return error_page(request, 404, "No such draft",
                           "There is no such draft or revision. Go back to the queue.", user)
-    return show_draft(request, desk, user, draft, shown)
+    return show_draft(request, desk, user, draft, rows)
 
 
 def chart_image(request: Request, user: User, form: FormData | None) -> Response:
-    png = chart_png(desk_of(request).store, int(request.path_params["draft_id"]),
-                    int(request.path_params["index"]))
-    if png is None:
+    """A chart's PNG by URL: cached by the browser for a day and revalidated by its ETag."""
+    found = chart_png(desk_of(request).store, int(request.path_params["draft_id"]),
+                      int(request.path_params["index"]))
+    if found is None:
         return Response("no such chart", 404, media_type="text/plain")
-    return Response(png, media_type="image/png",
-                    headers={"Cache-Control": "private, max-age=3600"})
+    png, etag = found
+    headers = {"Cache-Control": "private, max-age=86400", "ETag": etag}
+    if etag in request.headers.get("if-none-match", "").replace("W/", "").split(", "):
+        return Response(status_code=304, headers=headers)
+    return Response(png, media_type="image/png", headers=headers)
 
 
 def _refused(request: Request, desk: Desk, user: User, exc: BotError,
@@ -246,7 +252,7 @@ def _edit_form(request: Request, desk: Desk, user: User, draft: Draft, *,
     current = desk.store.revision(draft.id)
     charts = chart_infos(desk.store, draft.id)
     preview = build_preview(desk.config, current, charts, desk.max_grade(draft.recipe),
-                            texts=texts)
+                            texts=texts, accounts=draft.source.get("accounts", ()))
     alt_values = {c.index: (alts or {}).get(c.name, current.alts.get(c.name, c.alt))
                   for c in charts}
     return render(request, "edit.html", status, user=user, draft=draft, preview=preview,
@@ -298,12 +304,14 @@ def edit_submit(request: Request, user: User, form: FormData | None) -> Response
                           revision=revision, status=status, error=error, bad_field=bad_field)
 
     try:
+        limits = post_limits(desk.config, tuple(draft.source.get("accounts", ())))
         d = edit_draft(desk.store, draft.id, user.name, texts=changed_texts,
-                       alts=changed_alts, expect_revision=revision)
+                       alts=changed_alts, expect_revision=revision, limits=limits)
     except LengthError as exc:
         from bot.limits import measure_post
 
-        m = measure_post(texts[exc.platform][exc.post - 1], exc.platform)
+        m = measure_post(texts[exc.platform][exc.post - 1], exc.platform,
+                         limits.get(exc.platform))
         unit = "bytes" if m.unit == "bytes" else "characters"
         return again(422, f"Post {exc.post} is too long for {NAMES[exc.platform]}: "
                           f"{exc.length:,} {unit}, and the limit is {exc.limit:,}. Shorten it "

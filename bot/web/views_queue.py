@@ -8,8 +8,8 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from bot.store import PENDING, STATES
 from bot.web.auth import User
-from bot.web.pages import desk_of, render
-from bot.web.queries import database_ok
+from bot.web.pages import desk_of, page_number, render
+from bot.web.queries import database_ok, queue_rows
 
 PAGE_SIZE = 50
 # the filters offered, in this order: (state or "all", label)
@@ -31,14 +31,10 @@ def queue(request: Request, user: User, form: FormData | None) -> Response:
     state = request.query_params.get("state", PENDING)
     if state not in STATES and state != "all":
         state = PENDING
-    try:
-        page = max(1, min(int(request.query_params.get("page", "1")), 100_000))
-    except ValueError:
-        page = 1
-    counts = desk.store.count_by_state()
+    page = page_number(request)
+    counts, drafts = queue_rows(desk.store, None if state == "all" else (state,), PAGE_SIZE,
+                                (page - 1) * PAGE_SIZE)
     total = sum(counts.values()) if state == "all" else counts.get(state, 0)
-    drafts = desk.store.list_drafts(None if state == "all" else (state,), limit=PAGE_SIZE,
-                                    offset=(page - 1) * PAGE_SIZE)
     pages = max(1, -(-total // PAGE_SIZE))
     filters = [(key, label, sum(counts.values()) if key == "all" else counts.get(key, 0))
                for key, label in FILTERS]

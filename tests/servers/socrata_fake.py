@@ -377,13 +377,19 @@ def format_value(value: Any, kind: str) -> Any:
     return str(value)
 
 
+def _add_functions(conn: sqlite3.Connection) -> None:
+    """The SQL functions the translated SoQL calls (see SoQL's timestamps above)."""
+    conn.create_function("to_floating", 2, to_floating, deterministic=True)
+    conn.create_function("instant", 1, instant, deterministic=True)
+
+
 class SocrataFake:
     """The fake portal. `with SocrataFake() as fake: fake.add_dataset(...); fake.url`."""
 
     def __init__(self, db: str | Path = ":memory:") -> None:
         self.conn = sqlite3.connect(str(db), check_same_thread=False)
-        self.conn.create_function("to_floating", 2, to_floating, deterministic=True)
-        self.conn.create_function("instant", 1, instant, deterministic=True)
+        self.path = str(db)
+        _add_functions(self.conn)
         self.conn.execute("CREATE TABLE IF NOT EXISTS _datasets (id TEXT PRIMARY KEY, "
                           "name TEXT, columns TEXT, updated REAL, labels TEXT)")
         self.lock = threading.Lock()
@@ -487,6 +493,20 @@ class SocrataFake:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         self.conn.close()
+
+    def _select(self, sql: str) -> list[Any]:
+        """Rows of a data query. On a database file each request reads on a connection of
+        its own, so requests are answered side by side as a real portal answers them; an
+        in-memory database has its one connection, shared under the lock."""
+        if self.path == ":memory:":
+            with self.lock:
+                return self.conn.execute(sql).fetchall()
+        conn = sqlite3.connect(self.path)
+        _add_functions(conn)
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
 
     def handle(self, h: BaseHTTPRequestHandler, method: str) -> None:
         parts = urlsplit(h.path)
@@ -616,8 +636,7 @@ class SocrataFake:
             raise malformed(text, 1, "limit and offset must be integers") from exc
         sql += f" LIMIT {limit} OFFSET {offset}"
         try:
-            with self.lock:
-                rows = self.conn.execute(sql).fetchall()
+            rows = self._select(sql)
         except sqlite3.Error as exc:
             raise malformed(text, 1, str(exc)) from exc
         return [n for _, n, _ in items], [k for _, _, k in items], rows

@@ -387,6 +387,29 @@ def test_portal_errors_are_not_swallowed(socrata_fake: SocrataFake) -> None:
                                         "error: query.compiler.malformed: Could not parse")
 
 
+def test_socrata_metadata_is_read_once_when_asked_from_threads():
+    """bot.figures.ask_together asks a thread's queries at once; the dataset's metadata is
+    still requested once."""
+    from bot.figures import ask_together
+    from bot.periods import resolve_period
+
+    period = resolve_period("last_month", datetime(2026, 11, 2).date(), "America/Chicago")
+    with SocrataFake() as fake:
+        fake.add_dataset("abcd-1234", [("kind", "text"), ("at", "floating_timestamp")],
+                         [{"kind": k, "at": f"2026-10-{d:02d}T10:00:00.000"}
+                          for d, k in ((1, "a"), (2, "b"), (3, "a"), (20, "a"))])
+        src = SocrataSource(PortalConfig("p", "socrata", "P", url=fake.url), "America/Chicago",
+                            progress=False)
+        month = dict(dataset="abcd-1234", date_field="at",
+                     start=period.start, end=period.end)
+        answers = ask_together(src, [Query(**month), Query(**month, group_by="kind"),
+                                     Query(**month, bucket="day", order="key_asc")])
+        metadata = [r for r in fake.requests if r.path.startswith("/api/views/")]
+    assert [a.total for a in answers] == [4, 4, 4]
+    assert answers[1].rows == (("a", 3.0), ("b", 1.0))
+    assert len(metadata) == 1 and src.http.requests_sent == 4
+
+
 # -- the fake is as strict as SoQL where citycrier once slipped ------------------------------
 
 def soql_error(fake: SocrataFake, where: str) -> tuple[int, dict[str, object]]:

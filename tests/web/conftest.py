@@ -149,6 +149,40 @@ def app(make_app: AppFactory) -> Any:
     return make_app()
 
 
+class Statements:
+    """Counts the SQL statements the store's engine sends while the block runs (SQLAlchemy's
+    before_cursor_execute), with their text for the failure message."""
+
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine
+        self.seen: list[str] = []
+
+    def _count(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.seen.append(" ".join(statement.split()))
+
+    def __enter__(self) -> Statements:
+        from sqlalchemy import event
+
+        self.seen = []
+        event.listen(self.engine, "before_cursor_execute", self._count)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        from sqlalchemy import event
+
+        event.remove(self.engine, "before_cursor_execute", self._count)
+
+
+def add_history(store: Store, draft_id: int, revisions: int, audit_rows: int) -> None:
+    """Give a draft `revisions` more wordings (edits) and `audit_rows` more audit rows."""
+    for i in range(revisions):
+        thread = {p: (Post(f"{TEXTS[0]} (edit {i + 1})"), Post(TEXTS[1], ("top_requests",)))
+                  for p in ("x", "bluesky")}
+        store.transition(draft_id, "edit", "eddie", f"edit {i + 1}", thread=thread)
+    for i in range(audit_rows):
+        store.add_audit(draft_id, "citycrier", "note", f"note {i + 1}")
+
+
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', html)
     assert found, "the page has no CSRF field"

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -32,18 +32,20 @@ TOO_LONG = ("Baltimore's 311 line took 139 requests last weekend, Oct. 31–Nov.
             "12% from the weekend before. Most were about rats, trash and alleys, and every one "
             "of them was logged by a city worker who answered the phone, wrote it down and sent "
             "it on to the right team the same day.")
+MORE = 59  # drafts beyond the two real ones: 61 waiting, a second page of the queue
 FIXED = "Baltimore's 311 line took 139 requests last weekend. That is 12% fewer than the " \
         "weekend before."
 
 
 @pytest.fixture
 def desk(project: Path) -> Iterator[dict[str, Any]]:
-    """Two drafts waiting, one approver, and `citycrier serve --port 0` running."""
+    """Two real drafts waiting and 59 more after them, one approver, and `citycrier serve
+    --port 0` running."""
     from bot.config import load_config, load_recipe
     from bot.drafting import draft_recipe
     from bot.people import add_user
     from bot.sample import SAMPLE_AS_OF
-    from bot.store import Store
+    from bot.store import NewDraft, Post, Store
 
     config = load_config(project / "config.toml")
     store = Store(config.storage_url)
@@ -51,6 +53,13 @@ def desk(project: Path) -> Iterator[dict[str, Any]]:
     ids = [draft_recipe(config, load_recipe(config, name), store, as_of).draft_id
            for name in ("baltimore_311_weekend", "housing_recovery_progress")]
     assert [store.get_draft(i).state for i in ids] == ["pending_review", "pending_review"]
+    last = max(store.get_draft(i).slot_at for i in ids)
+    for n in range(1, MORE + 1):  # later drafts, so the queue has a second page
+        store.create_draft(NewDraft(
+            recipe="baltimore_311_weekend", title=f"Later draft {n}", period_key=f"more-{n}",
+            period_label=f"more {n}", as_of=last, slot_at=last + timedelta(hours=n),
+            approval="required", state="pending_review", platforms=("x",),
+            data_hash=f"more-{n}", thread={"x": (Post(f"Later post {n}."),)}))
     add_user(store, "dana", "approver", PASSWORD)
     store.close()
     citycrier = Path(sys.executable).parent / "citycrier"
@@ -106,12 +115,26 @@ def test_sign_in_review_edit_and_approve_in_a_real_browser(desk: dict[str, Any])
 
             page.locator(f"#draft-{draft_id} a").click()
             expect(page.locator("h1")).to_have_text("Baltimore 311: the weekend in requests")
-            expect(page.locator("article.post.x")).to_have_count(4)
-            expect(page.locator("article.post.bluesky")).to_have_count(4)
+            # three cards per post, side by side: X, Bluesky, Mastodon
+            for card in ("x", "bluesky", "mastodon"):
+                expect(page.locator(f"article.post.{card}")).to_have_count(4)
+            rows = page.locator(".post-row")
+            expect(rows).to_have_count(4)
+            for n in range(4):
+                expect(rows.nth(n).locator("article.post")).to_have_count(3)
+                tops = {round(b["y"]) for b in rows.nth(n).locator("article.post").evaluate_all(
+                    "cards => cards.map(c => c.getBoundingClientRect().toJSON())")}
+                assert len(tops) == 1, tops  # one row: the cards stand beside each other
+            expect(page.locator(".thread-head .platform")).to_have_text([
+                re.compile("^XOn X"), re.compile("^BOn Bluesky"),
+                re.compile("^MOn Mastodon")])
             expect(page.locator("article.post.x .length").first).to_contain_text(
                 "110 / 280 characters")
             expect(page.locator("article.post.bluesky .length").first).to_contain_text(
                 "110 / 300 characters")
+            # Mastodon's card measures against the instance's limit (500: none read yet)
+            expect(page.locator("article.post.mastodon .length").first).to_contain_text(
+                "110 / 500 characters")
             chart = page.locator("article.post.x img").first
             expect(chart).to_be_visible()
             assert chart.evaluate("img => img.complete && img.naturalWidth > 600")
@@ -128,6 +151,13 @@ def test_sign_in_review_edit_and_approve_in_a_real_browser(desk: dict[str, Any])
                 "Post 1 is too long for X: 285 characters, and the limit is 280. Shorten it "
                 "and save again. Nothing was saved.")
             expect(page.locator("#text-x-0")).to_have_value(TOO_LONG)
+            page.fill("#text-mastodon-0", TOO_LONG)
+            expect(page.locator("#text-mastodon-0-count")).to_have_text(
+                "285 / 500 characters")  # the same text fits Mastodon
+            page.fill("#text-mastodon-0", TOO_LONG + " @cityhall@city.social " + "x" * 200)
+            expect(page.locator("#text-mastodon-0-count")).to_have_text(
+                "496 / 500 characters")  # the mention counts as @cityhall (9)
+            page.fill("#text-mastodon-0", FIXED)
             page.fill("#text-x-0", FIXED)
             page.get_by_role("button", name="Save changes").click()
             expect(page.locator(".flash")).to_have_text("Saved as revision 2.")
@@ -140,6 +170,17 @@ def test_sign_in_review_edit_and_approve_in_a_real_browser(desk: dict[str, Any])
             page.get_by_role("link", name="Back to the queue").click()
             expect(page.locator(f"#draft-{other_id}")).to_be_visible()
             expect(page.locator(f"#draft-{draft_id}")).to_have_count(0)
+            expect(page.locator("table.queue tbody tr")).to_have_count(50)
+            expect(page.locator(".pager span")).to_have_text("1–50 of 60")
+
+            page.get_by_role("link", name="Later →").click()  # the queue's next page
+            expect(page).to_have_url(re.compile(r"/queue\?state=pending_review&page=2$"))
+            expect(page.locator(".pager span")).to_have_text("51–60 of 60")
+            expect(page.locator("table.queue tbody tr")).to_have_count(10)
+            expect(page.locator("table.queue tbody tr").last).to_contain_text(
+                f"Later draft {MORE}")
+            page.get_by_role("link", name="← Earlier").click()
+            expect(page.locator(f"#draft-{other_id}")).to_be_visible()
             # the refused edit answers 422, which Chromium notes; nothing else may go wrong
             # (a script error or a CSP violation would show here)
             assert problems == ["Failed to load resource: the server responded with a status "

@@ -3,13 +3,24 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
 from bot.settings import NotifyConfig
 from bot.store import Store
 
-from .conftest import T0, TEXTS, FakeClock, csrf_of, make_draft, post_form, sign_in
+from .conftest import (
+    T0,
+    TEXTS,
+    FakeClock,
+    Statements,
+    add_history,
+    csrf_of,
+    make_draft,
+    post_form,
+    sign_in,
+)
 
 
 def test_the_draft_page_shows_both_platforms_lengths_grades_charts_and_data(
@@ -284,3 +295,59 @@ def test_the_app_starts_and_stops_its_sweep(make_app: Any) -> None:
 
     with TestClient(make_app(sweep_seconds=3600)) as client:
         assert client.get("/healthz").json() == {"status": "ok", "database": "ok"}
+
+
+def test_the_draft_page_costs_the_same_statements_however_long_its_history(
+        app: Any, store: Store) -> None:
+    """SQL statements for a draft page (before_cursor_execute): the same for a fresh draft
+    and for one with 20 revisions and 60 audit rows among 40 more drafts."""
+    fresh, long = make_draft(store, period="fresh"), make_draft(store, period="long")
+    client = sign_in(app, "ada")
+    client.get(f"/drafts/{fresh}")
+    with Statements(store) as before:
+        assert client.get(f"/drafts/{fresh}").status_code == 200
+    for i in range(40):
+        make_draft(store, period=f"more-{i}")
+    add_history(store, long, revisions=20, audit_rows=60)
+    with Statements(store) as after:
+        html = client.get(f"/drafts/{long}").text
+    assert "revision 21 of 21" in html
+    assert len(after.seen) == len(before.seen) <= 12, (before.seen, after.seen)
+    with Statements(store) as older:
+        html = client.get(f"/drafts/{long}?history=4").text
+    assert len(older.seen) == len(before.seen), older.seen
+    assert "Newest first: 61–80 of 81 entries." in html
+
+
+def test_the_history_comes_in_pages_of_20_newest_first(app: Any, store: Store,
+                                                       draft_id: int) -> None:
+    add_history(store, draft_id, revisions=0, audit_rows=44)  # 45 rows with the "draft" one
+    client = sign_in(app, "vic")
+    first = client.get(f"/drafts/{draft_id}").text
+    assert "Newest first: 1–20 of 45 entries." in first
+    notes = re.findall(r"<td>note (\d+)</td>", first)
+    assert notes == [str(n) for n in range(44, 24, -1)]
+    assert f'href="/drafts/{draft_id}?history=2#history-title">Older' in first
+    assert "Newer" not in first
+    last = client.get(f"/drafts/{draft_id}?history=3").text
+    assert "Newest first: 41–45 of 45 entries." in last
+    assert re.findall(r"<td>note (\d+)</td>", last) == ["4", "3", "2", "1"]
+    assert "<td>Drafted</td>" in last and "Older" not in last
+    assert f'href="/drafts/{draft_id}?history=2#history-title">&larr; Newer' in last
+    short = client.get(f"/drafts/{make_draft(store, period='short')}").text
+    assert "Newest first." in short and 'aria-label="History pages"' not in short
+
+
+def test_a_chart_is_cached_by_url_and_revalidated_by_its_etag(app: Any,
+                                                              draft_id: int) -> None:
+    client = sign_in(app, "ada")
+    page = client.get(f"/drafts/{draft_id}").text
+    assert "base64" not in page and f'src="/drafts/{draft_id}/charts/0.png"' in page
+    r = client.get(f"/drafts/{draft_id}/charts/0.png")
+    assert r.headers["cache-control"] == "private, max-age=86400"
+    etag = r.headers["etag"]
+    assert re.fullmatch(r'"[0-9a-f]{24}"', etag)
+    again = client.get(f"/drafts/{draft_id}/charts/0.png", headers={"If-None-Match": etag})
+    assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
+    other = client.get(f"/drafts/{draft_id}/charts/0.png", headers={"If-None-Match": '"x"'})
+    assert other.status_code == 200 and other.content == r.content

@@ -8,7 +8,7 @@ from typing import Any
 
 from bot.store import Store
 
-from .conftest import T0, make_draft, sign_in
+from .conftest import T0, Statements, add_history, make_draft, sign_in
 
 
 def _ids(html: str) -> list[int]:
@@ -49,3 +49,44 @@ def test_a_long_queue_comes_in_pages_of_50(app: Any, store: Store) -> None:
     assert _ids(second) == ids[50:]
     assert "51–51 of 51" in second
     assert _ids(client.get("/queue?page=x").text) == ids[:50]
+
+
+def test_the_queue_page_costs_the_same_statements_however_many_drafts(
+        app: Any, store: Store) -> None:
+    """SQL statements for a queue page (before_cursor_execute): one grouped count for the
+    badges and one query for the page, whether the store holds 3 drafts or 120 with long
+    histories; the second page costs the same."""
+    for i in range(3):
+        make_draft(store, period=f"a{i}", slot_at=T0 + timedelta(minutes=i + 1))
+    client = sign_in(app, "vic")
+    client.get("/queue")
+    with Statements(store) as few:
+        client.get("/queue")
+    ids = [make_draft(store, period=f"b{i:03d}", slot_at=T0 + timedelta(hours=1, minutes=i))
+           for i in range(117)]
+    add_history(store, ids[0], revisions=5, audit_rows=30)
+    with Statements(store) as many:
+        first = client.get("/queue").text
+    with Statements(store) as later:
+        third = client.get("/queue?page=3").text
+    assert len(_ids(first)) == 50 and _ids(third) == ids[97:]
+    assert len(few.seen) == len(many.seen) == len(later.seen), (few.seen, many.seen)
+    drafts_reads = [q for q in many.seen if "FROM drafts" in q]
+    assert len(drafts_reads) == 2, many.seen  # the grouped count and the page
+
+
+def test_the_pager_links_earlier_and_later_pages(app: Any, store: Store) -> None:
+    ids = [make_draft(store, period=f"p{i:03d}", slot_at=T0 + timedelta(minutes=i + 1))
+           for i in range(120)]
+    client = sign_in(app, "vic")
+    first = client.get("/queue").text
+    assert 'href="/queue?state=pending_review&amp;page=2">Later' in first
+    assert "Earlier" not in first
+    middle = client.get("/queue?state=pending_review&page=2").text
+    assert _ids(middle) == ids[50:100] and "51–100 of 120" in middle
+    assert 'href="/queue?state=pending_review&amp;page=1">&larr; Earlier' in middle
+    assert 'href="/queue?state=pending_review&amp;page=3">Later' in middle
+    last = client.get("/queue?page=3").text
+    assert _ids(last) == ids[100:] and "101–120 of 120" in last and "Later" not in last
+    assert _ids(client.get("/queue?page=9").text) == []
+    assert _ids(client.get("/queue?state=all&page=2").text) == ids[50:100]
