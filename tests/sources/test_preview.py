@@ -248,27 +248,18 @@ def test_no_last_updated_time_is_a_guard_reason(portals: Portals, portal: str) -
 @pytest.mark.koop
 @pytest.mark.realdata
 @pytest.mark.parametrize("portal", ["file", "socrata", "ckan"])
-def test_a_stale_window_under_a_day_is_worded_in_hours(portals: Portals, portal: str) -> None:
-    portals.recipe("fresh", portal, extra='stale_after = "2 hours"')
-    code, out, err = portals.run("preview", "fresh", "--as-of", "2026-11-03T04:00")
+@pytest.mark.parametrize("limit, as_of, before", [
+    ("2 hours", "2026-11-03T04:00", "5 hours before 2026-11-03 04:00 CST"),
+    # 30 hours against a 1-day limit: never "1 day before", which reads as within the limit
+    ("1 day", "2026-11-04T05:00", "1 day and 6 hours before 2026-11-04")])
+def test_a_stale_age_is_worded_in_hours_and_never_as_the_limit_itself(
+        portals: Portals, portal: str, limit: str, as_of: str, before: str) -> None:
+    portals.recipe("fresh", portal, extra=f'stale_after = "{limit}"')
+    code, out, err = portals.run("preview", "fresh", "--as-of", as_of)
     assert (code, out) == (1, "")
     assert err == (f"Error: recipe 'fresh': the dataset {DATASETS[portal]} was last updated "
-                   f"2026-11-02 23:00 CST, 5 hours before 2026-11-03 04:00 CST; the recipe "
-                   f"skips data older than 2 hours (stale_after): nothing drafted\n")
-
-
-@pytest.mark.koop
-@pytest.mark.realdata
-@pytest.mark.parametrize("portal", ["file", "socrata", "ckan"])
-def test_a_stale_age_never_reads_as_the_limit_itself(portals: Portals, portal: str) -> None:
-    """30 hours against a 1-day limit is "1 day and 6 hours", not "1 day before ...; older
-    than 1 day", which reads as if the data were within the limit."""
-    portals.recipe("fresh", portal, extra='stale_after = "1 day"')
-    code, out, err = portals.run("preview", "fresh", "--as-of", "2026-11-04T05:00")
-    assert (code, out) == (1, "")
-    assert err == (f"Error: recipe 'fresh': the dataset {DATASETS[portal]} was last updated "
-                   f"2026-11-02 23:00 CST, 1 day and 6 hours before 2026-11-04; the recipe "
-                   f"skips data older than 1 day (stale_after): nothing drafted\n")
+                   f"2026-11-02 23:00 CST, {before}; the recipe skips data older than "
+                   f"{limit} (stale_after): nothing drafted\n")
 
 
 @pytest.mark.koop
