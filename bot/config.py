@@ -376,7 +376,8 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
             first = trigger.get_next_fire_time(None, now)
             if first is None or first > now + timedelta(days=5 * 366):
                 r.note("schedule", f"{schedule!r} never fires in the next 5 years",
-                       "check the day and month fields: February has no 30th or 31st")
+                       "check the day, month and weekday fields, which must all match at "
+                       "once: February has no 30th or 31st")
 
     durations: dict[str, Any] = {}
     for key in ("stale_after", "publish_after"):

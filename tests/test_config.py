@@ -120,13 +120,13 @@ CASES = [
      "missed_slot_grace_minutes = 60)"),
     ("posts/baltimore_311_weekend.toml", 'schedule = "0 8 * * MON"',
      'schedule = "0 9 31 2 *"',
-     "schedule: '0 9 31 2 *' never fires in the next 5 years (check the day and month "
-     "fields: February has no 30th or 31st)"),
+     "schedule: '0 9 31 2 *' never fires in the next 5 years (check the day, month "
+     "and weekday fields, which must all match at once: February has no 30th or 31st)"),
     # weekdays as the scheduler counts them (1 = Monday): February 29th on a Monday is 2044
     ("posts/baltimore_311_weekend.toml", 'schedule = "0 8 * * MON"',
      'schedule = "0 8 29 2 1"',
-     "schedule: '0 8 29 2 1' never fires in the next 5 years (check the day and month "
-     "fields: February has no 30th or 31st)"),
+     "schedule: '0 8 29 2 1' never fires in the next 5 years (check the day, month "
+     "and weekday fields, which must all match at once: February has no 30th or 31st)"),
     ("posts/baltimore_311_weekend.toml", 'noun = "requests"',
      'noun = "requests"\nstale_after = "0 hours"',
      "stale_after: '0 hours' would call every dataset stale (write e.g. \"3 days\", or "
