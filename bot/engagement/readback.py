@@ -222,5 +222,6 @@ def _failed(store: Store, report: ReadReport, now: datetime, detail: str) -> Non
     report.errors.append(detail)
     try:
         store.record_run(READ_RUNS, "", now, "failed", detail)
-    except Exception:
-        log.error("the failed reading could not be recorded", exc_info=True)
+    except Exception as exc:  # the database is down (a BotError: one line) or a bug
+        log.error("the failed reading could not be recorded: %s", exc,
+                  exc_info=not isinstance(exc, BotError))
