@@ -418,7 +418,7 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
             span = _duration(t[key])
             if span is None:
                 r.note(key, f"{t[key]!r} is not a duration", 'write e.g. "3 days" or "2 hours"')
-            elif key == "stale_after" and int(m.group(1)) == 0:
+            elif key == "stale_after" and not span:
                 r.note(key, f"{t[key]!r} would call every dataset stale",
                        'write e.g. "3 days", or leave stale_after out')
             else:
