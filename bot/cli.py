@@ -117,7 +117,7 @@ def main(config_path: Path | None, verbose: bool) -> None:
     """citycrier: a town crier for a city's open data.
 
     Drafts plain-voice threads with charts from open data portals, queues them for
-    approval, and posts approved threads to X and Bluesky (or to an outbox folder).
+    approval, and posts approved threads to X, Bluesky and Mastodon (or to an outbox folder).
 
     \b
     Quick start:

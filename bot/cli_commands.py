@@ -12,8 +12,10 @@ import click
 
 from bot.cli import actor_option, config_option, load, main, open_store, parse_as_of
 from bot.errors import BotError
+from bot.platforms import names, post_limits
 
-PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky"}
+PLATFORMS = names()
+
 
 
 @main.command()
@@ -67,20 +69,22 @@ def demo(ctx: click.Context, config_path: Path | None) -> None:
     publish_due(config, store, datetime.now(UTC), draft_ids=ids)
     index = write_index(config)
     click.echo(f"\nOutbox: {index.resolve()}")
-    click.echo("Open it in a browser to see each thread as it would look on X and Bluesky.")
+    click.echo("Open it in a browser to see each thread as it would look on each platform.")
 
 
 def echo_thread(thread: dict[str, Any], charts: dict[str, tuple[str, str]],
-                platform: str | None = None) -> None:
-    """Print each platform's posts with their length, charts and alt text."""
+                platform: str | None = None, limits: dict[str, int] | None = None) -> None:
+    """Print each platform's posts with their length (against `limits` where a server sets
+    its own), charts and alt text."""
     from bot.limits import measure_post
+    from bot.platforms import label
 
     for p, posts in thread.items():
         if platform and p != platform:
             continue
-        click.secho(f"\n== {PLATFORM_NAMES[p]} ==", bold=True)
+        click.secho(f"\n== {label(p)} ==", bold=True)
         for i, post in enumerate(posts, start=1):
-            m = measure_post(post.text, p)
+            m = measure_post(post.text, p, (limits or {}).get(p))
             click.secho(f"-- post {i}/{len(posts)} · {m.length}/{m.limit} {m.unit}", fg="cyan")
             click.echo(post.text)
             for n in post.charts:
@@ -93,7 +97,7 @@ def echo_thread(thread: dict[str, Any], charts: dict[str, tuple[str, str]],
 @click.argument("name")
 @config_option
 @click.option("--as-of", "as_of", help="Date the thread is drafted on (YYYY-MM-DD).")
-@click.option("--platform", type=click.Choice(["x", "bluesky"]), help="Only this platform.")
+@click.option("--platform", type=click.Choice(PLATFORMS), help="Only this platform.")
 @click.option("--live", is_flag=True,
               help="Read the recipe's [source.live] portal (a real city's data) instead.")
 @click.option("--no-cache", is_flag=True, help="Fetch from the portal, bypassing the cache.")
@@ -123,7 +127,7 @@ def preview(ctx: click.Context, name: str, config_path: Path | None, as_of: str 
     if built.source["synthetic"]:
         click.secho("synthetic sample: not a city's records", fg="yellow")
     echo_thread(built.composed.thread, {c.name: (c.title, c.alt) for c in built.charts},
-                platform)
+                platform, post_limits(config, recipe.accounts))
     for r in built.reasons:
         click.secho(f"guard: {r.text}", fg="yellow")
     if charts_dir:
@@ -231,7 +235,8 @@ def show(ctx: click.Context, draft_id: int, config_path: Path | None) -> None:
                 f"{d.revision}", bold=True)
     if d.source.get("synthetic"):
         click.secho("synthetic sample: not a city's records", fg="yellow")
-    echo_thread(rev.thread, {n: (c.title, rev.alts.get(n, c.alt)) for n, c in charts.items()})
+    echo_thread(rev.thread, {n: (c.title, rev.alts.get(n, c.alt)) for n, c in charts.items()},
+                limits=post_limits(config, tuple(d.source.get("accounts", ()))))
     for r in d.reasons:
         click.secho(f"guard: {r}", fg="yellow")
     if d.error:

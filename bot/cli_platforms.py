@@ -1,4 +1,4 @@
-"""Platform commands: accounts check, retract (issue: posting to Bluesky and X)."""
+"""Platform commands: accounts check, retract (every platform in bot/platforms.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from bot.errors import BotError, PublishError
 
 @main.group()
 def accounts() -> None:
-    """The X and Bluesky accounts in config.toml."""
+    """The X, Bluesky and Mastodon accounts in config.toml."""
 
 
 @accounts.command("check")
@@ -20,6 +20,8 @@ def accounts() -> None:
 @click.pass_context
 def accounts_check(ctx: click.Context, config_path: Path | None) -> None:
     """Log in to each configured account and say which work, without posting.
+
+    A Mastodon account also reads its server's limits (characters, images, alt text).
 
     Example: citycrier accounts check
     """
@@ -34,6 +36,7 @@ def accounts_check(ctx: click.Context, config_path: Path | None) -> None:
         client = open_client(config, account)
         try:
             who = client.login()
+            limits = client.limits_line() if hasattr(client, "limits_line") else ""
         except BotError as exc:
             broken += 1
             what = exc.what if isinstance(exc, PublishError) else exc.message
@@ -41,7 +44,8 @@ def accounts_check(ctx: click.Context, config_path: Path | None) -> None:
             continue
         finally:
             client.close()
-        click.secho(f"{account.name} ({account.platform}): ok, logged in as {who}", fg="green")
+        click.secho(f"{account.name} ({account.platform}): ok, logged in as {who}"
+                    + (f"; {limits}" if limits else ""), fg="green")
     if broken:
         raise BotError(f"{broken} of {len(config.accounts)} accounts do not work (see above)")
 

@@ -1,10 +1,11 @@
 """Fill a recipe's thread template: one text per post per platform, charts attached.
 
 A template holds the whole thread. A line holding only `---` separates posts;
-`{{ chart("name") }}` attaches that chart to the post it stands in; `platform` is "x" or
-"bluesky" while rendering, so a post can differ per network. Each post is measured against
-its platform's limit; one that is too long is an error naming recipe, post, platform and
-length, unless the recipe sets `split = true`.
+`{{ chart("name") }}` attaches that chart to the post it stands in; `platform` is "x",
+"bluesky" or "mastodon" while rendering, so a post can differ per network. Each post is
+measured against its platform's limit (a Mastodon instance's own, as last read); one that
+is too long is an error naming recipe, post, platform and length, unless the recipe sets
+`split = true`.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from bot.store import Post
 _SENTINEL = "\x1f"
 _CHART_MARK = re.compile(_SENTINEL + r"chart:([^" + _SENTINEL + r"]*)" + _SENTINEL)
 _SEPARATOR = re.compile(r"^[ \t]*---[ \t]*$", re.MULTILINE)
-MAX_IMAGES = 4
 
 
 @dataclass(frozen=True)
@@ -111,29 +111,32 @@ def _describe(exc: BaseException) -> str:
 
 
 def fit_posts(posts: list[Post], platform: str, *, recipe: str, split: bool,
-              numbering: bool) -> tuple[list[Post], list[str]]:
+              numbering: bool, limit: int | None = None) -> tuple[list[Post], list[str]]:
     """Check every post against the platform's limit; split or number as the recipe asks."""
     from bot.limits import measure_post, split_thread
+    from bot.platforms import platform as find_platform
+
+    max_images = find_platform(platform).max_images
 
     notes: list[str] = []
     out: list[Post] = []
     for i, post in enumerate(posts, start=1):
-        if len(post.charts) > MAX_IMAGES:
+        if len(post.charts) > max_images:
             raise ComposeError(f"recipe {recipe!r}: post {i} attaches {len(post.charts)} "
-                               f"charts; a post holds at most {MAX_IMAGES}")
-        m = measure_post(post.text, platform)
+                               f"charts; a post holds at most {max_images}")
+        m = measure_post(post.text, platform, limit)
         if m.ok:
             out.append(post)
             continue
         if not split:
             raise LengthError(recipe, i, platform, m.length, m.limit, m.unit)
-        pieces = split_thread([post.text], platform, numbering=False)
+        pieces = split_thread([post.text], platform, numbering=False, limit=limit)
         notes.append(f"post {i} was split into {len(pieces)} posts to fit {platform} "
                      f"({m.length} {m.unit}, limit {m.limit})")
         out.append(Post(pieces[0], post.charts))
         out.extend(Post(p) for p in pieces[1:])
     if numbering and len(out) > 1:
-        numbered = split_thread([p.text for p in out], platform, numbering=True)
+        numbered = split_thread([p.text for p in out], platform, numbering=True, limit=limit)
         if len(numbered) != len(out):  # a counter pushed a post over: split again, renumbered
             notes.append(f"numbering made {platform} posts longer: re-split into "
                          f"{len(numbered)} posts")
@@ -142,14 +145,16 @@ def fit_posts(posts: list[Post], platform: str, *, recipe: str, split: bool,
         else:
             out = [Post(t, p.charts) for t, p in zip(numbered, out, strict=True)]
     for i, post in enumerate(out, start=1):
-        m = measure_post(post.text, platform)
+        m = measure_post(post.text, platform, limit)
         if not m.ok:
             raise LengthError(recipe, i, platform, m.length, m.limit, m.unit)
     return out, notes
 
 
-def compose_thread(env: Any, recipe: Any, context: dict[str, Any]) -> Composed:
-    """Render the recipe's template for each of its platforms and fit every post."""
+def compose_thread(env: Any, recipe: Any, context: dict[str, Any],
+                   limits: dict[str, int] | None = None) -> Composed:
+    """Render the recipe's template for each of its platforms and fit every post (against
+    `limits`, platform -> length, where a server sets its own)."""
     chart_names = {c.name for c in recipe.charts}
     thread: dict[str, tuple[Post, ...]] = {}
     notes: list[str] = []
@@ -160,7 +165,7 @@ def compose_thread(env: Any, recipe: Any, context: dict[str, Any]) -> Composed:
             raise ComposeError(f"recipe {recipe.name!r}: template {recipe.template} renders "
                                f"no posts for {platform}")
         fitted, n = fit_posts(posts, platform, recipe=recipe.name, split=recipe.split,
-                              numbering=recipe.numbering)
+                              numbering=recipe.numbering, limit=(limits or {}).get(platform))
         thread[platform] = tuple(fitted)
         notes.extend(n)
     return Composed(thread, tuple(notes))

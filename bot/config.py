@@ -10,6 +10,7 @@ where a known key is close. Secrets may appear only as the *name* of an environm
 from __future__ import annotations
 
 import difflib
+import json
 import re
 import tomllib
 from collections.abc import Mapping
@@ -21,11 +22,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import CheckFailed, Problem, not_utf8
 from bot.periods import PERIODS
+from bot.platforms import REGISTRY
 from bot.query import BUCKETS, MEASURES, OPERATORS, Filter, Measure, non_finite
 from bot.settings import (
     APPROVAL_MODES,
     CHART_KINDS,
-    PLATFORMS,
     PORTAL_KINDS,
     AccountConfig,
     ApprovalConfig,
@@ -173,15 +174,14 @@ _PORTAL = {"kind": str, "label": str, "url": str, "path": str, "app_token_env": 
 _ACCOUNT = {"platform": str, "handle": str, "service": str, "api_base": str,
             "app_password_env": str, "consumer_key_env": str, "consumer_secret_env": str,
             "access_token_env": str, "access_token_secret_env": str,
+            "visibility": str, "reply_visibility": str, "language": str,
             "posts_per_hour": int, "posts_per_day": int}
 _NOTIFY = {"webhook_url_env": str, "smtp_host": str, "smtp_port": int, "smtp_from": str,
            "smtp_to": list, "smtp_user_env": str, "smtp_password_env": str,
            "smtp_starttls": bool}
 _WEB = {"host": str, "port": int, "secret_key_env": str, "session_hours": int,
         "public_url": str}
-_ACCOUNT_ENVS = {"bluesky": ("app_password_env",),
-                 "x": ("consumer_key_env", "consumer_secret_env", "access_token_env",
-                       "access_token_secret_env")}
+VISIBILITIES = ("public", "unlisted", "private")
 
 
 def read_config(path: Path, problems: list[Problem]) -> Config | None:
@@ -277,13 +277,25 @@ def _read_account(r: _Reader, name: str, raw: Any) -> AccountConfig | None:
     platform = t.get("platform")
     if platform is None:
         return None
-    if platform not in PLATFORMS:
-        r.note(f"{where}.platform", f"{platform!r} is not a platform", "use x | bluesky")
+    if platform not in REGISTRY:
+        r.note(f"{where}.platform", f"{platform!r} is not a platform",
+               "use " + " | ".join(REGISTRY))
         return None
-    for key in _ACCOUNT_ENVS[platform]:
-        if not t.get(key):
+    for key in REGISTRY[platform].account_keys:
+        if t.get(key):
+            continue
+        if key.endswith("_env"):
             r.note(f"{where}.{key}", "is missing",
                    f'name the environment variable that holds it: {key} = "CITYCRIER_..."')
+        else:
+            r.note(f"{where}.{key}", "is missing", f'{key} = "https://..." (the server)')
+    if t.get("api_base", "https://").split("://")[0] not in ("http", "https"):
+        r.note(f"{where}.api_base", "is not an http(s) URL", 'api_base = "https://..."')
+    for key in ("visibility", "reply_visibility"):
+        if key in t and t[key] not in VISIBILITIES:
+            r.note(f"{where}.{key}", f"{t[key]!r} is not a visibility",
+                   "use " + " | ".join(VISIBILITIES))
+            t.pop(key)
     return AccountConfig(name=name, **t)
 
 
@@ -321,8 +333,9 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
                "use " + " | ".join(APPROVAL_MODES))
     platforms = tuple(t.get("platforms", ["bluesky", "x"]))
     for p in platforms:
-        if p not in PLATFORMS:
-            r.note("platforms", f"{p!r} is not a platform", 'use ["bluesky", "x"]')
+        if p not in REGISTRY:
+            r.note("platforms", f"{p!r} is not a platform",
+                   "use any of " + json.dumps(list(REGISTRY)))
     accounts = tuple(str(a) for a in t.get("accounts", []))
     for name in accounts:
         if config is None:

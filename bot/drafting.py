@@ -20,6 +20,7 @@ from bot.errors import BotError, DataError
 from bot.figures import Figures, Source, compute_figures, ensure_data
 from bot.guards import Reason, check_fresh, check_readability, check_unusual, decide_state
 from bot.periods import Period, resolve_period
+from bot.platforms import post_limits
 from bot.settings import Config, Recipe
 from bot.store import PENDING, NewDraft, Store, StoredChart
 
@@ -160,7 +161,7 @@ def build_thread(config: Config, recipe: Recipe, as_of: datetime, *,
     info = source_info(config, recipe, figures, as_of)
     ctx = build_context(recipe, period, figures, info, as_of)
     env = template_environment(config.templates_dir)
-    composed = compose_thread(env, recipe, ctx)
+    composed = compose_thread(env, recipe, ctx, post_limits(config, recipe.accounts))
     drawn = draw_charts(env, recipe, figures, ctx, info, period, as_of) if charts else ()
     reasons += [Reason("split", n, forces_review=False) for n in composed.notes]
     reasons += check_readability(composed.thread, recipe.max_grade)

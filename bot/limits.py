@@ -7,6 +7,11 @@
   version 3, the one X uses today).
 - **Bluesky** allows at most 300 graphemes (user-perceived characters, ``regex``'s ``\\X``)
   and at most 3,000 UTF-8 bytes; the PDS rejects more.
+- **Mastodon** counts graphemes against the instance's own limit (500 by default), every
+  URL as 23 and a mention as its username only (``@city@social.example`` is ``@city``).
+
+The rules themselves live with each platform in ``bot/platforms.py``; this module measures
+through them and splits text that is too long.
 
     >>> measure_post("Hello, Baltimore", "bluesky")
     Measurement(platform='bluesky', length=16, limit=300, unit='graphemes', ok=True)
@@ -17,14 +22,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import partial
 
 import regex
-from twitter_text import parse_tweet
 
-LIMITS = {"x": 280, "bluesky": 300}
-BLUESKY_MAX_BYTES = 3000
+from bot.platforms import Measurement, count_graphemes
+from bot.platforms import platform as find_platform
+
+__all__ = ["Measurement", "count_graphemes", "measure_post", "split_post", "split_thread",
+           "number_posts"]
 
 _GRAPHEME = regex.compile(r"\X")
 # A sentence ends at ". ", "! ", "? " or at a line break. A period after a common abbreviation
@@ -39,34 +45,9 @@ _SENTENCE_BREAK = regex.compile(
 _WORD_BREAK = regex.compile(r"\s+")
 
 
-@dataclass(frozen=True)
-class Measurement:
-    """A post's length on one platform, against the limit that binds it."""
-
-    platform: str
-    length: int
-    limit: int
-    unit: str  # "weighted characters" (x), "graphemes" or "bytes" (bluesky)
-    ok: bool
-
-
-def _check_platform(platform: str) -> None:
-    if platform not in LIMITS:
-        known = ", ".join(sorted(LIMITS))
-        raise ValueError(f"unknown platform {platform!r}: expected one of {known}")
-
-
-def count_graphemes(text: str) -> int:
-    """The number of user-perceived characters.
-
-    >>> count_graphemes("e\\u0301te\\u0301"), count_graphemes("🇺🇸")
-    (3, 1)
-    """
-    return len(_GRAPHEME.findall(text))
-
-
-def measure_post(text: str, platform: str) -> Measurement:
-    """Measure `text` as `platform` counts it.
+def measure_post(text: str, platform_name: str, limit: int | None = None) -> Measurement:
+    """Measure `text` as `platform_name` counts it (against `limit` where the platform's
+    server sets its own, as a Mastodon instance does; else the platform's default).
 
     For X, `ok` is twitter-text's verdict: a length from 1 to 280 and no invalid characters
     (so an empty post is not ok). For Bluesky the unit is whichever limit is broken,
@@ -76,34 +57,15 @@ def measure_post(text: str, platform: str) -> Measurement:
     Measurement(platform='bluesky', length=7500, limit=3000, unit='bytes', ok=False)
     >>> measure_post("東京", "x")
     Measurement(platform='x', length=4, limit=280, unit='weighted characters', ok=True)
+    >>> measure_post("東京 https://data.brla.gov/d/7ixm-mnvx", "mastodon", limit=1000)
+    Measurement(platform='mastodon', length=26, limit=1000, unit='characters', ok=True)
     """
-    _check_platform(platform)
-    if platform == "x":
-        parsed = parse_tweet(text)
-        return Measurement(
-            "x", parsed.weightedLength, LIMITS["x"], "weighted characters", parsed.valid
-        )
-    graphemes = count_graphemes(text)
-    size = len(text.encode("utf-8"))
-    if graphemes <= LIMITS["bluesky"] and size > BLUESKY_MAX_BYTES:
-        return Measurement("bluesky", size, BLUESKY_MAX_BYTES, "bytes", False)
-    return Measurement(
-        "bluesky",
-        graphemes,
-        LIMITS["bluesky"],
-        "graphemes",
-        graphemes <= LIMITS["bluesky"] and size <= BLUESKY_MAX_BYTES,
-    )
+    return find_platform(platform_name).measure(text, limit)
 
 
-def _fits(text: str, platform: str, reserve: int) -> bool:
+def _fits(text: str, platform_name: str, reserve: int, limit: int | None = None) -> bool:
     """Whether `text` plus `reserve` more characters (ASCII, weight 1) is within the limits."""
-    if platform == "x":
-        return parse_tweet(text).weightedLength + reserve <= LIMITS["x"]
-    return (
-        count_graphemes(text) + reserve <= LIMITS["bluesky"]
-        and len(text.encode("utf-8")) + reserve <= BLUESKY_MAX_BYTES
-    )
+    return find_platform(platform_name).fits(text, reserve, limit)
 
 
 def _segments(text: str, pattern: regex.Pattern[str]) -> list[tuple[str, str]]:
@@ -146,17 +108,19 @@ def _longest_fit(available: int, fits_first: Callable[[int], bool], hint: int = 
     return good
 
 
-def _hard_cut(word: str, platform: str, reserve: int) -> list[tuple[str, str]]:
+def _hard_cut(word: str, platform: str, reserve: int,
+              limit: int | None = None) -> list[tuple[str, str]]:
     """Cut a word too long for one post into the longest runs of whole graphemes that fit.
 
     A single grapheme too long by itself (hundreds of combining marks) is cut by code point.
     """
     units: list[str] = []
     for grapheme in _GRAPHEME.findall(word):
-        units.extend([grapheme] if _fits(grapheme, platform, reserve) else list(grapheme))
+        units.extend([grapheme] if _fits(grapheme, platform, reserve, limit)
+                     else list(grapheme))
 
     def fits_run(at: int, count: int) -> bool:
-        return _fits("".join(units[at : at + count]), platform, reserve)
+        return _fits("".join(units[at : at + count]), platform, reserve, limit)
 
     chunks: list[tuple[str, str]] = []
     start, taken = 0, 1
@@ -167,26 +131,28 @@ def _hard_cut(word: str, platform: str, reserve: int) -> list[tuple[str, str]]:
     return chunks
 
 
-def _atoms(text: str, platform: str, reserve: int) -> list[tuple[str, str]]:
+def _atoms(text: str, platform: str, reserve: int,
+           limit: int | None = None) -> list[tuple[str, str]]:
     """Sentences that fit, else their words, else pieces of words: [(atom, separator)]."""
     atoms: list[tuple[str, str]] = []
     for sentence, sentence_sep in _segments(text, _SENTENCE_BREAK):
-        if _fits(sentence, platform, reserve):
+        if _fits(sentence, platform, reserve, limit):
             atoms.append((sentence, sentence_sep))
             continue
         words = _segments(sentence, _WORD_BREAK)
         for index, (word, word_sep) in enumerate(words):
             sep = sentence_sep if index == len(words) - 1 else word_sep
-            if _fits(word, platform, reserve):
+            if _fits(word, platform, reserve, limit):
                 atoms.append((word, sep))
             else:
-                chunks = _hard_cut(word, platform, reserve)
+                chunks = _hard_cut(word, platform, reserve, limit)
                 atoms.extend(chunks[:-1])
                 atoms.append((chunks[-1][0], sep))
     return atoms
 
 
-def split_post(text: str, platform: str, reserve: int = 0) -> list[str]:
+def split_post(text: str, platform_name: str, reserve: int = 0,
+               limit: int | None = None) -> list[str]:
     """Split `text` into posts that each fit `platform` with `reserve` characters to spare.
 
     Sentences are packed greedily; a sentence too long for one post is cut between words,
@@ -195,12 +161,12 @@ def split_post(text: str, platform: str, reserve: int = 0) -> list[str]:
     >>> split_post("One. Two. Three.", "bluesky", reserve=290)
     ['One. Two.', 'Three.']
     """
-    _check_platform(platform)
-    if reserve < 0 or reserve >= LIMITS[platform]:
-        raise ValueError(f"reserve must be from 0 to {LIMITS[platform] - 1}, got {reserve}")
-    if _fits(text, platform, reserve):
+    bound = limit or find_platform(platform_name).limit
+    if reserve < 0 or reserve >= bound:
+        raise ValueError(f"reserve must be from 0 to {bound - 1}, got {reserve}")
+    if _fits(text, platform_name, reserve, limit):
         return [text]
-    atoms = _atoms(text, platform, reserve)
+    atoms = _atoms(text, platform_name, reserve, limit)
 
     def joined(start: int, count: int) -> str:
         parts = atoms[start : start + count]
@@ -208,7 +174,7 @@ def split_post(text: str, platform: str, reserve: int = 0) -> list[str]:
         return piece.strip()
 
     def fits_run(at: int, count: int) -> bool:
-        return _fits(joined(at, count), platform, reserve)
+        return _fits(joined(at, count), platform_name, reserve, limit)
 
     posts: list[str] = []
     start, count = 0, 1
@@ -231,19 +197,21 @@ def number_posts(posts: list[str]) -> list[str]:
     return [f"{post}\n\n{index}/{total}" for index, post in enumerate(posts, start=1)]
 
 
-def split_thread(posts: list[str], platform: str, numbering: bool) -> list[str]:
+def split_thread(posts: list[str], platform_name: str, numbering: bool,
+                 limit: int | None = None) -> list[str]:
     """Split every post that is too long, then number the thread when `numbering` is true.
 
     Room for the counter is kept only when the thread has more than one post; a thread of
     100 posts or more keeps room for the longer counter.
     """
-    _check_platform(platform)
-    plain = [piece for post in posts for piece in split_post(post, platform)]
+    find_platform(platform_name)  # ValueError for an unknown platform
+    plain = [piece for post in posts for piece in split_post(post, platform_name, 0, limit)]
     if not numbering or len(plain) <= 1:
         return plain
     reserve = len("\n\n99/99")
     while True:
-        pieces = [piece for post in posts for piece in split_post(post, platform, reserve)]
+        pieces = [piece for post in posts
+                  for piece in split_post(post, platform_name, reserve, limit)]
         needed = len(f"\n\n{len(pieces)}/{len(pieces)}")
         if needed <= reserve:
             return number_posts(pieces)

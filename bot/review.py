@@ -37,7 +37,6 @@ CAN = {
     "manage_users": ("admin",),
 }
 MAX_ALT = 1000
-NAMES = {"x": "X", "bluesky": "Bluesky"}
 
 
 class SlotPassed(TransitionError):
@@ -117,13 +116,16 @@ def reject_draft(store: Store, draft_id: int, actor: str, reason: str) -> Draft:
 
 def edit_draft(store: Store, draft_id: int, actor: str, *,
                texts: dict[str, list[str]] | None = None, alts: dict[str, str] | None = None,
-               expect_revision: int | None = None) -> Draft:
+               expect_revision: int | None = None,
+               limits: dict[str, int] | None = None) -> Draft:
     """Store edited post texts (platform -> texts, same count) and chart alt texts as a new
-    revision; the draft returns to review. Every post is re-measured first.
+    revision; the draft returns to review. Every post is re-measured first (against
+    `limits`, platform -> length, where a server sets its own: platforms.post_limits).
 
     Raises LengthError (a post over its platform's limit), BotError (an empty post or alt
     text, a wrong count), TransitionError (the draft changed since `expect_revision`)."""
     from bot.limits import measure_post
+    from bot.platforms import label
 
     require_role(store, actor, "edit")
     draft = store.get_draft(draft_id)
@@ -142,7 +144,7 @@ def edit_draft(store: Store, draft_id: int, actor: str, *,
             if not text:
                 raise BotError(f"post {i} ({platform}) is empty: write something or reject "
                                f"the draft")
-            m = measure_post(text, platform)
+            m = measure_post(text, platform, (limits or {}).get(platform))
             if not m.ok:
                 raise LengthError(draft.recipe, i, platform, m.length, m.limit, m.unit)
             posts.append(Post(text, post.charts))
@@ -156,7 +158,7 @@ def edit_draft(store: Store, draft_id: int, actor: str, *,
         if len(alt.strip()) > MAX_ALT:
             raise BotError(f"alt text for chart {name!r} is {len(alt.strip()):,} characters; "
                            f"the limit is {MAX_ALT:,}")
-    changed = [NAMES.get(p, p) for p in thread if thread[p] != current.thread.get(p)]
+    changed = [label(p) for p in thread if thread[p] != current.thread.get(p)]
     parts = [f"the {' and '.join(changed)} posts"] if changed else []
     if alts:
         parts.append("alt text")

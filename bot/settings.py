@@ -14,7 +14,6 @@ from bot.query import Filter, Measure
 
 PORTAL_KINDS = ("file", "socrata", "arcgis", "ckan")
 APPROVAL_MODES = ("required", "auto", "auto-unless-unusual")
-PLATFORMS = ("x", "bluesky")
 CHART_KINDS = ("bar", "column", "line")
 
 
@@ -38,16 +37,19 @@ class PortalConfig:
 @dataclass(frozen=True)
 class AccountConfig:
     name: str
-    platform: str  # "x" | "bluesky"
+    platform: str  # a name in bot.platforms.REGISTRY: "x" | "bluesky" | "mastodon"
     handle: str = ""
     service: str = "https://bsky.social"  # bluesky: the PDS or entryway
-    api_base: str = "https://api.twitter.com"  # x
+    api_base: str = "https://api.twitter.com"  # x; mastodon: the instance, https://city.social
     # names of environment variables, never the secrets themselves
     app_password_env: str = ""  # bluesky
     consumer_key_env: str = ""  # x
     consumer_secret_env: str = ""
-    access_token_env: str = ""
+    access_token_env: str = ""  # x; mastodon
     access_token_secret_env: str = ""
+    visibility: str = "public"  # mastodon: the first post of a thread
+    reply_visibility: str = "unlisted"  # mastodon: the replies (keeps home timelines quiet)
+    language: str = ""  # mastodon: ISO 639-1 code sent with each status, e.g. "en"
     posts_per_hour: int = 30
     posts_per_day: int = 200
 

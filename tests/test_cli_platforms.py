@@ -24,8 +24,9 @@ from bot.cli import main
 from bot.config import load_config
 from bot.publish.runner import publish_due
 from bot.store import Store
-from tests.publish.conftest import (  # noqa: F401 (pds, x_live, bsky: the fixtures)
+from tests.publish.conftest import (  # noqa: F401 (pds, x_live, bsky...: the fixtures)
     BSKY_ENV,
+    MASTODON_ENV,
     THREAD_IMAGES,
     THREAD_TEXTS,
     X_ENVS,
@@ -35,6 +36,8 @@ from tests.publish.conftest import (  # noqa: F401 (pds, x_live, bsky: the fixtu
     bluesky_account_toml,
     bsky,
     create_pds_account,
+    mastodon_account_toml,
+    mastodon_live,
     pds,
     pds_posts,
     thread_draft,
@@ -98,6 +101,37 @@ def test_accounts_check_says_which_accounts_work_and_posts_nothing(
     assert pds_posts(bsky) == []
     assert x_live.writes == 0 and x_live.media == {}
     assert {(m, p) for m, p, _ in x_live.calls} == {("GET", "/2/users/me")}
+
+
+@pytest.mark.spec
+def test_accounts_check_verifies_a_mastodon_token_and_reads_the_instance_limits(
+        tmp_path: Path, mastodon_live: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from mastodon_fake import TOKEN
+
+    mastodon_live.max_characters, mastodon_live.description_limit = 1000, 1200
+    monkeypatch.setenv(MASTODON_ENV, TOKEN)
+    monkeypatch.setenv("CITYCRIER_TEST_ORCH_WRONG_TOKEN", "not-" + TOKEN)
+    config = write_config(
+        tmp_path, mastodon_account_toml("cityhall_m", mastodon_live.base_url),
+        mastodon_account_toml("old_m", mastodon_live.base_url,
+                              token_env="CITYCRIER_TEST_ORCH_WRONG_TOKEN"))
+    code, out, err = cli(config, "accounts", "check")
+    assert (code, out, err) == (1, (
+        "cityhall_m (mastodon): ok, logged in as cityhall; posts up to 1000 characters, 4 "
+        "images, alt text up to 1200 characters\n"
+        "old_m (mastodon): not working: Mastodon refused the access token of account 'old_m' "
+        "(401 Unauthorized: The access token is invalid) during the login: check "
+        "CITYCRIER_TEST_ORCH_WRONG_TOKEN (a token with read and write scopes)\n"),
+        "Error: 1 of 2 accounts do not work (see above)\n")
+    assert mastodon_live.writes == 0
+    assert {(m, p) for m, p, _ in mastodon_live.calls} == {
+        ("GET", "/api/v1/accounts/verify_credentials"), ("GET", "/api/v2/instance")}
+    saved = (tmp_path / "state" / "limits-cityhall_m.json").read_text()
+    assert saved == ('{"description_limit": 1200, "max_characters": 1000, '
+                     '"max_media_attachments": 4}\n')
+    assert TOKEN not in out + err + saved
+    # a wrong token leaves whatever limits were known, and no file of its own
+    assert not (tmp_path / "state" / "limits-old_m.json").exists()
 
 
 def test_accounts_check_without_accounts_points_to_the_outbox(tmp_path: Path) -> None:

@@ -78,6 +78,18 @@ def test_bluesky_counts_graphemes(tmp_path):
     assert "post 1 is too long for bluesky: 301 graphemes, limit 300" in str(exc.value)
 
 
+def test_mastodon_is_measured_against_the_instance_limit(tmp_path):
+    link = "https://data.baltimorecity.gov/datasets/" + "a" * 100  # counts 23
+    env = env_with(tmp_path, "x" * 470 + " " + link + "\n---\n" + "y" * 600)
+    with pytest.raises(LengthError) as exc:  # offline: Mastodon's default 500
+        compose_thread(env, recipe(platforms=("mastodon",)), {})
+    assert str(exc.value) == ("recipe 'r': post 2 is too long for mastodon: 600 characters, "
+                              "limit 500 (shorten the template, or set split = true in the "
+                              "recipe)")
+    out = compose_thread(env, recipe(platforms=("mastodon",)), {}, {"mastodon": 1000})
+    assert [len(p.text) for p in out.thread["mastodon"]] == [611, 600]
+
+
 def test_split_at_sentences_and_number(tmp_path):
     sentence = "This sentence has exactly eight words in it. "
     env = env_with(tmp_path, "Opening post.\n---\n" + sentence * 8)

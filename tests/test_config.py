@@ -221,7 +221,7 @@ def test_recipe_accounts_must_exist_and_match_its_platforms(project):
     commented = "".join(f"# {line}\n" for line in table.splitlines())
     edit(project / "config.toml", commented, table)
     recipe = project / "posts/baltimore_311_weekend.toml"
-    edit(recipe, 'platforms = ["bluesky", "x"]',
+    edit(recipe, 'platforms = ["bluesky", "x", "mastodon"]',
          'platforms = ["x"]\naccounts = ["cityhall_bluesky", "cityhall_bsky"]')
     code, lines = run_check(project)
     assert code == 1
@@ -231,6 +231,30 @@ def test_recipe_accounts_must_exist_and_match_its_platforms(project):
         f"recipe's platforms (add \"bluesky\" to platforms)",
         f"{recipe}: accounts: 'cityhall_bsky' is not an account in config.toml (did you mean "
         f"'cityhall_bluesky'?)"]
+
+
+def test_a_mastodon_account_needs_its_server_and_token(project, monkeypatch):
+    monkeypatch.setenv("CITYCRIER_MASTODON_TOKEN", "set")  # no warning for an unset token
+    config = project / "config.toml"
+    config.write_text(config.read_text(encoding="utf-8") + (
+        '\n[accounts.city_m]\nplatform = "mastodon"\nreply_visibility = "everyone"\n'
+        '\n[accounts.city_m2]\nplatform = "mastodon"\napi_base = "city.social"\n'
+        'access_token_env = "CITYCRIER_MASTODON_TOKEN"\n'
+        '\n[accounts.city_fb]\nplatform = "facebook"\n'), encoding="utf-8")
+    code, lines = run_check(project)
+    assert code == 1
+    where = str(config.resolve())
+    assert lines[:5] == [
+        f"{where}: accounts.city_m.api_base: is missing (api_base = \"https://...\" (the "
+        f"server))",
+        f"{where}: accounts.city_m.access_token_env: is missing (name the environment "
+        f"variable that holds it: access_token_env = \"CITYCRIER_...\")",
+        f"{where}: accounts.city_m.reply_visibility: 'everyone' is not a visibility (use "
+        f"public | unlisted | private)",
+        f"{where}: accounts.city_m2.api_base: is not an http(s) URL (api_base = \"https://...\")",
+        f"{where}: accounts.city_fb.platform: 'facebook' is not a platform (use x | bluesky | "
+        f"mastodon)",
+    ]
 
 
 def test_an_unset_credential_variable_is_a_warning_not_a_failure(project, monkeypatch):

@@ -70,7 +70,7 @@ def config(project):
 ])
 def test_demo_thread_exact_text(config, name, x, bluesky):
     built = build_thread(config, load_recipes(config)[name], AS_OF)
-    assert built.composed.thread == {"bluesky": bluesky, "x": x}
+    assert built.composed.thread == {"bluesky": bluesky, "x": x, "mastodon": bluesky}
     assert built.reasons == ()
     assert all(c.alt and len(c.png) <= 1_000_000 for c in built.charts)
 

@@ -165,13 +165,14 @@ def test_bluesky_measurements(text: str, length: int, limit: int, unit: str, ok:
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: measure_post("hi", "mastodon"),
-        lambda: split_post("hi", "mastodon"),
-        lambda: split_thread(["hi"], "mastodon", numbering=True),
+        lambda: measure_post("hi", "myspace"),
+        lambda: split_post("hi", "myspace"),
+        lambda: split_thread(["hi"], "myspace", numbering=True),
     ],
 )
 def test_unknown_platform_is_refused(call: Any) -> None:
-    with pytest.raises(ValueError, match="unknown platform 'mastodon': expected one of bluesky, x"):
+    with pytest.raises(ValueError,
+                       match="unknown platform 'myspace': expected one of bluesky, mastodon, x"):
         call()
 
 

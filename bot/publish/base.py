@@ -5,7 +5,8 @@ post comes next, stores an *intent* receipt before each write and completes it a
 client only has to be exact about three things:
 
 - ``new_key()`` gives the idempotency key to store before the write (Bluesky: the record key
-  the post will get; X: "" since X takes no client key);
+  the post will get; Mastodon: the status's Idempotency-Key; X: "" since X takes no client
+  key);
 - ``create_post`` raises :class:`~bot.errors.UnknownOutcome` whenever the write may have
   happened without a confirmation (timeout, 5xx, dropped connection);
 - ``find_post`` settles such an outcome by asking the platform, and raises
@@ -50,8 +51,9 @@ class PostContent:
 class Ref:
     """What a platform gives back for one post.
 
-    ``id`` is the tweet id on X and the record key (rkey) on Bluesky; ``uri`` is the
-    ``at://`` URI on Bluesky and ``https://x.com/i/web/status/ID`` on X; ``cid`` is Bluesky's
+    ``id`` is the tweet id on X, the record key (rkey) on Bluesky and the status id on
+    Mastodon; ``uri`` is the ``at://`` URI on Bluesky, ``https://x.com/i/web/status/ID`` on X
+    and the status's web address on Mastodon; ``cid`` is Bluesky's
     content id (a reply needs both uri and cid of its root and parent).
     """
 
@@ -63,7 +65,7 @@ class Ref:
 class PlatformClient(Protocol):
     """One account on one platform. See the module docstring for the contract."""
 
-    platform: str  # "x" | "bluesky"
+    platform: str  # a name in bot.platforms.REGISTRY: "x" | "bluesky" | "mastodon"
 
     def login(self) -> str:
         """Confirm the credentials; return the account's handle. Never posts."""

@@ -42,7 +42,7 @@ from atproto_client.utils.facet_detection import detect_facets
 from bot.errors import PublishError, RateLimited, UnknownOutcome
 from bot.http import tls_context
 from bot.publish.base import Image, PostContent, Ref, read_secret
-from bot.settings import AccountConfig
+from bot.settings import AccountConfig, Config
 
 log = logging.getLogger(__name__)
 
@@ -175,6 +175,11 @@ class BlueskyClient:
         self._client: Client | None = None
         self._did = ""
         self._handle = ""
+
+    @classmethod
+    def from_config(cls, config: Config, account: AccountConfig) -> BlueskyClient:
+        """The client for one configured account (its session kept under state_dir)."""
+        return cls(account, config.state_dir)
 
     def _password(self) -> str:
         purpose = f"bluesky account {self.account.name!r}"

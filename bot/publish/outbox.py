@@ -2,7 +2,7 @@
 
 Used when no platform account is configured (and by `citycrier demo`). Each thread gets a
 folder with `thread.json`, its chart PNGs and an `index.html` showing every post as it would
-look on X and on Bluesky; `outbox/index.html` lists every thread.
+look on each of its platforms (X, Bluesky, Mastodon); `outbox/index.html` lists every thread.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from bot.folders import ensure_folder
+from bot.platforms import label, names, post_limits
 from bot.settings import Config
 from bot.store import Draft, Store
-
-_NAMES = {"x": "X", "bluesky": "Bluesky"}
 
 
 def _env() -> Any:
@@ -48,7 +47,8 @@ def write_thread(
         path = folder / f"{name}.png"
         path.write_bytes(c.png)
         files[name] = path.name
-    platforms = [p for p in ("x", "bluesky") if p in rev.thread]
+    platforms = [p for p in names() if p in rev.thread]
+    limits = post_limits(config, tuple(draft.source.get("accounts", ())))
     longest = max((len(rev.thread[p]) for p in platforms), default=0)
     rows = []
     for i in range(longest):
@@ -56,12 +56,12 @@ def write_thread(
         for p in platforms:
             posts = rev.thread[p]
             if i >= len(posts):
-                row.append({"platform_name": _NAMES[p], "text": None})
+                row.append({"platform_name": label(p), "text": None})
                 continue
             post = posts[i]
-            m = measure_post(post.text, p)
+            m = measure_post(post.text, p, limits.get(p))
             row.append({
-                "platform_name": _NAMES[p], "text": post.text, "length": m.length,
+                "platform_name": label(p), "text": post.text, "length": m.length,
                 "limit": m.limit, "unit": m.unit, "ok": m.ok,
                 "grade": reading_grade(post.text),
                 "images": [{"file": files[n], "alt": rev.alts.get(n, charts[n].alt),

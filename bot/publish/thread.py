@@ -8,7 +8,8 @@ For each platform (independently: one failing never stops another):
 4. a post with an intent but no confirmation may or may not have been written: ask the
    platform (`find_post`) before anything else; if it cannot be settled, stop that platform
    and flag it for a person;
-5. otherwise record the intent (with Bluesky's record key), write, and confirm the receipt.
+5. otherwise record the intent (with Bluesky's record key, or Mastodon's Idempotency-Key),
+   write, and confirm the receipt.
 
 A draft is `published` only when every post on every platform is confirmed; otherwise it is
 `partially_published` with the reason (the next pass resumes it, at the platform's retry
@@ -71,15 +72,11 @@ def account_for(config: Config, platform: str,
 
 def open_client(config: Config, account: AccountConfig) -> Any:
     """The platform client for one configured account (credentials from the environment)."""
+    from bot.platforms import platform
+
     for name in SECRET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.getLogger(name).level, logging.WARNING))
-    if account.platform == "bluesky":
-        from bot.publish.bluesky import BlueskyClient
-
-        return BlueskyClient(account, config.state_dir)
-    from bot.publish.x import XClient
-
-    return XClient(account)
+    return platform(account.platform).open_client(config, account)
 
 
 def publish_thread(config: Config, store: Store, draft: Draft, now: datetime, *,

@@ -36,7 +36,7 @@ from twitter_text import extract_urls_with_indices, parse_tweet
 
 from bot.errors import PublishError, RateLimited, UnknownOutcome
 from bot.publish.base import Image, PostContent, Ref, read_secret
-from bot.settings import AccountConfig
+from bot.settings import AccountConfig, Config
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +186,11 @@ class XClient:
         self._media_auth: Any = None
         self._user_id = ""
         self._username = ""
+
+    @classmethod
+    def from_config(cls, config: Config, account: AccountConfig) -> XClient:
+        """The client for one configured account (credentials from the environment)."""
+        return cls(account)
 
     @property
     def _variables(self) -> tuple[str, str, str, str]:

@@ -30,6 +30,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.errors import BotError
+from bot.platforms import limits_stamp
 from bot.settings import Config
 from bot.store import Store
 from bot.web import views_draft, views_queue
@@ -139,7 +140,7 @@ def create_app(config: Config, *, store: Store | None = None, clock: Clock | Non
     cookies = SessionCookies(secret or secret_key(config), config.web.session_hours, clock)
     desk = Desk(config=config, store=store, clock=clock, cookies=cookies,
                 limiter=limiter or LoginLimiter(clock), env=environment(),
-                pages=PageCache(store, clock))
+                pages=PageCache(store, clock, lambda: limits_stamp(config.state_dir)))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:

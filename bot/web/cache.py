@@ -10,6 +10,8 @@
   taken out; a hit puts the asking session's own token back. It is served until the token
   changes or the clock reaches the first moment its text depends on ("in 3 hours" turning
   into "in 2 hours", a slot passing), which the page notes while it is drawn (`note_until`).
+- Files pages read besides the store (the limits a Mastodon server announced, in the state
+  folder) are part of the token: their names, sizes and modification times.
 - Only 200 pages are kept, and none that carries a flash message.
 """
 
@@ -90,9 +92,11 @@ def note_until(scope: MutableMapping[str, Any], moment: datetime) -> None:
 class PageCache:
     """Drawn pages and small lookups (a user's role and password stamp), for one token."""
 
-    def __init__(self, store: Store, clock: Callable[[], datetime]) -> None:
+    def __init__(self, store: Store, clock: Callable[[], datetime],
+                 files: Callable[[], Hashable] = tuple) -> None:
         self.changes = ChangeToken(store)
         self.clock = clock
+        self.files = files  # what pages read besides the store (a Mastodon server's limit)
         self._token: Hashable | None = None
         self._pages: dict[Hashable, Kept] = {}
         self._values: dict[Hashable, Any] = {}
@@ -100,7 +104,8 @@ class PageCache:
 
     def token(self) -> Hashable | None:
         """The store's change token now; what was kept under another one is dropped."""
-        token = self.changes.read()
+        store = self.changes.read()
+        token = None if store is None else (store, self.files())
         with self._lock:
             if token != self._token:
                 self._pages.clear()

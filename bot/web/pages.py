@@ -16,6 +16,7 @@ from starlette.responses import HTMLResponse
 
 from bot.errors import BotError
 from bot.notify import local_time
+from bot.platforms import REGISTRY
 from bot.settings import Config
 from bot.store import (
     APPROVED,
@@ -34,7 +35,7 @@ from bot.store import (
 from bot.web.auth import Clock, LoginLimiter, SessionCookies, User, csrf_token
 from bot.web.cache import PageCache, note_until
 
-PLATFORM_NAMES = {"x": "X", "bluesky": "Bluesky"}
+PLATFORM_NAMES = {name: p.label for name, p in REGISTRY.items()}
 STATE_WORDS = {
     PENDING: "Waiting for review", APPROVED: "Approved", PUBLISHING: "Publishing now",
     PUBLISHED: "Published", PARTIAL: "Partly published", ON_HOLD: "On hold",
@@ -93,16 +94,11 @@ def post_url(receipt: Receipt) -> str:
     Bluesky receipts hold an at:// URI; the web address is bsky.app/profile/DID/post/RKEY.
     """
     uri = receipt.uri or ""
-    if uri.startswith("at://"):
-        parts = uri[len("at://"):].split("/")
-        if len(parts) == 3 and parts[1] == "app.bsky.feed.post":
-            return f"https://bsky.app/profile/{parts[0]}/post/{parts[2]}"
-        return ""
-    if safe_url(uri):
-        return uri
-    if receipt.platform == "x" and receipt.remote_id and receipt.remote_id.isdigit():
-        return f"https://x.com/i/web/status/{receipt.remote_id}"
-    return ""
+    found = REGISTRY.get(receipt.platform)
+    made = found.post_url(receipt.remote_id or "", uri) if found else ""
+    if made or uri.startswith("at://"):
+        return made
+    return safe_url(uri)
 
 
 def relative(moment: datetime, now: datetime) -> str:

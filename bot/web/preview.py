@@ -1,5 +1,6 @@
-"""A thread as residents will see it: post by post, X beside Bluesky, each post measured
-against its platform's limit and graded for reading ease, with its charts and alt text."""
+"""A thread as residents will see it: post by post, X beside Bluesky beside Mastodon, each
+post measured against its platform's limit (a Mastodon instance's own) and graded for reading
+ease, with its charts and alt text."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from bot.platforms import REGISTRY, names, post_limits
 from bot.settings import Config
 from bot.store import Revision
 from bot.web.queries import ChartInfo
@@ -14,8 +16,8 @@ from bot.web.queries import ChartInfo
 if TYPE_CHECKING:
     from bot.limits import Measurement
 
-ORDER = ("x", "bluesky")
-NAMES = {"x": "X", "bluesky": "Bluesky"}
+ORDER = names()
+NAMES = {name: p.label for name, p in REGISTRY.items()}
 
 
 @dataclass(frozen=True)
@@ -70,21 +72,24 @@ def handles(config: Config) -> dict[str, str]:
 
 
 @lru_cache(maxsize=4096)
-def _measure(text: str, platform: str) -> tuple[Measurement, float]:
-    """A post's length as its platform counts it and its reading grade. Both depend on the
-    text alone and cost milliseconds (twitter-text, graphemes, textstat), while the desk
-    shows the same posts again and again: kept for the process's life."""
+def _measure(text: str, platform: str, limit: int | None) -> tuple[Measurement, float]:
+    """A post's length as its platform counts it (against `limit`) and its reading grade.
+    Both depend on the text and limit alone and cost milliseconds (twitter-text, graphemes,
+    textstat), while the desk shows the same posts again and again: kept for the process's
+    life."""
     from bot.guards import reading_grade
     from bot.limits import measure_post
 
-    return measure_post(text, platform), reading_grade(text)
+    return measure_post(text, platform, limit), reading_grade(text)
 
 
 def build_preview(config: Config, revision: Revision, charts: list[ChartInfo],
-                  max_grade: float, texts: dict[str, list[str]] | None = None) -> Preview:
+                  max_grade: float, texts: dict[str, list[str]] | None = None,
+                  accounts: tuple[str, ...] | list[str] = ()) -> Preview:
     """Measure and grade every post of `revision` (or of edited `texts`, same shape)."""
     images = {c.name: Image(c.index, c.name, c.title, revision.alts.get(c.name, c.alt),
                             c.width, c.height) for c in charts}
+    limits = post_limits(config, tuple(accounts))
     platforms = tuple(p for p in ORDER if p in revision.thread) + tuple(
         p for p in revision.thread if p not in ORDER)
     grades: dict[str, float] = {}
@@ -98,7 +103,7 @@ def build_preview(config: Config, revision: Revision, charts: list[ChartInfo],
                 cells.append(None)
                 continue
             text = texts[p][i] if texts and p in texts else posts[i].text
-            m, grades[text] = _measure(text, p)
+            m, grades[text] = _measure(text, p, limits.get(p))
             cells.append(Cell(
                 p, NAMES.get(p, p), i + 1, text, m.length, m.limit, m.unit, m.ok and
                 bool(text.strip()), grades[text], grades[text] > max_grade,

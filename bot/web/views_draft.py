@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.errors import BotError, LengthError, NotFound, PermissionDenied, TransitionError
 from bot.notify import local_time, notify_expired, notify_waiting
+from bot.platforms import post_limits
 from bot.review import (
     SlotPassed,
     approve_draft,
@@ -133,7 +134,8 @@ def show_draft(request: Request, desk: Desk, user: User, draft: Draft,
         request, "draft.html", status, user=user, draft=draft, shown=rows.shown,
         latest=rows.latest, revisions=rows.wordings,
         preview=build_preview(desk.config, rows.shown, rows.charts,
-                              desk.max_grade(draft.recipe)),
+                              desk.max_grade(draft.recipe),
+                              accounts=draft.source.get("accounts", ())),
         actions=_actions(desk, draft, user, rows.editors), audit=rows.audit,
         history_page=page, history_pages=pages, history_first=(page - 1) * HISTORY_PAGE + 1,
         history_total=rows.audit_total, receipts=rows.receipts, deliveries=rows.deliveries,
@@ -254,7 +256,7 @@ def _edit_form(request: Request, desk: Desk, user: User, draft: Draft, *,
     current = desk.store.revision(draft.id)
     charts = chart_infos(desk.store, draft.id)
     preview = build_preview(desk.config, current, charts, desk.max_grade(draft.recipe),
-                            texts=texts)
+                            texts=texts, accounts=draft.source.get("accounts", ()))
     alt_values = {c.index: (alts or {}).get(c.name, current.alts.get(c.name, c.alt))
                   for c in charts}
     return render(request, "edit.html", status, user=user, draft=draft, preview=preview,
@@ -306,12 +308,14 @@ def edit_submit(request: Request, user: User, form: FormData | None) -> Response
                           revision=revision, status=status, error=error, bad_field=bad_field)
 
     try:
+        limits = post_limits(desk.config, tuple(draft.source.get("accounts", ())))
         d = edit_draft(desk.store, draft.id, user.name, texts=changed_texts,
-                       alts=changed_alts, expect_revision=revision)
+                       alts=changed_alts, expect_revision=revision, limits=limits)
     except LengthError as exc:
         from bot.limits import measure_post
 
-        m = measure_post(texts[exc.platform][exc.post - 1], exc.platform)
+        m = measure_post(texts[exc.platform][exc.post - 1], exc.platform,
+                         limits.get(exc.platform))
         unit = "bytes" if m.unit == "bytes" else "characters"
         return again(422, f"Post {exc.post} is too long for {NAMES[exc.platform]}: "
                           f"{exc.length:,} {unit}, and the limit is {exc.limit:,}. Shorten it "

@@ -1,4 +1,5 @@
-"""Fixtures for the platform clients: a real local PDS (session-wide) and the X fake."""
+"""Fixtures for the platform clients: a real local PDS (session-wide), the X fake and the
+Mastodon fake."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ SERVERS = Path(__file__).resolve().parents[1] / "servers"
 if str(SERVERS) not in sys.path:
     sys.path.insert(0, str(SERVERS))
 
+import mastodon_fake  # noqa: E402
 import pds as pds_server  # noqa: E402
 import x_fake  # noqa: E402
 
@@ -135,6 +137,7 @@ from dataclasses import dataclass  # noqa: E402
 from atproto import Client  # noqa: E402
 
 BSKY_ENV = "CITYCRIER_TEST_ORCH_BSKY_PASSWORD"
+MASTODON_ENV = "CITYCRIER_TEST_ORCH_MASTODON_TOKEN"
 X_ENVS = (
     "CITYCRIER_TEST_ORCH_X_CONSUMER_KEY",
     "CITYCRIER_TEST_ORCH_X_CONSUMER_SECRET",
@@ -256,11 +259,47 @@ def write_config(folder: Path, *accounts: str, grace_minutes: int = 60) -> Path:
     return path
 
 
-def secrets_env(bsky_password: str = "", x_credentials: tuple[str, ...] = ()) -> dict[str, str]:
+def secrets_env(bsky_password: str = "", x_credentials: tuple[str, ...] = (),
+                mastodon_token: str = "") -> dict[str, str]:
     """The environment variables holding the test accounts' credentials."""
     env = {BSKY_ENV: bsky_password} if bsky_password else {}
     env.update(zip(X_ENVS, x_credentials, strict=False))
+    if mastodon_token:
+        env[MASTODON_ENV] = mastodon_token
     return env
+
+
+def mastodon_account_toml(name: str, base_url: str, *, token_env: str = MASTODON_ENV,
+                          **extra: Any) -> str:
+    """An [accounts.NAME] table for the Mastodon fake at ``base_url``."""
+    lines = [f"[accounts.{name}]", 'platform = "mastodon"', 'handle = "cityhall@city.social"',
+             f'api_base = "{base_url}"', f'access_token_env = "{token_env}"']
+    return "\n".join(lines + [f"{k} = {v!r}" for k, v in extra.items()]) + "\n"
+
+
+def mastodon_account(fake: Any, name: str = "cityhall_m", **extra: Any) -> Any:
+    """The AccountConfig of a Mastodon account on ``fake``, its token named by MASTODON_ENV."""
+    from bot.settings import AccountConfig
+
+    return AccountConfig(name=name, platform="mastodon", api_base=fake.base_url,
+                         access_token_env=MASTODON_ENV, **extra)
+
+
+def mastodon_env() -> dict[str, str]:
+    return {MASTODON_ENV: mastodon_fake.TOKEN}
+
+
+def assert_mastodon_thread(fake: Any, texts: list[str], images: list[int],
+                           others: int = 0) -> None:
+    """The fake holds exactly this thread, chained reply by reply, first post public and
+    replies unlisted, alt text on every image, and made nothing else (but ``others``)."""
+    statuses = fake.thread()
+    assert [s.text for s in statuses] == texts
+    assert [s.in_reply_to_id for s in statuses] == [None] + [s.id for s in statuses[:-1]]
+    assert [len(s.media_ids) for s in statuses] == images
+    assert [s.visibility for s in statuses] == ["public"] + ["unlisted"] * (len(texts) - 1)
+    assert all(fake.media[m].description for s in statuses for m in s.media_ids)
+    assert fake.writes == len(texts) + others
 
 
 # 📊 is 4 bytes in UTF-8 and one character, "—" is 3 bytes: byte offsets differ from indices.
@@ -309,11 +348,13 @@ def closed_port() -> int:
 
 
 def set_secrets(monkeypatch: pytest.MonkeyPatch, bsky: PdsAccount | None = None) -> None:
-    """Put the test accounts' credentials in the environment (the X fake's four keys)."""
+    """Put the test accounts' credentials in the environment (the X fake's four keys and
+    the Mastodon fake's token)."""
     if bsky is not None:
         monkeypatch.setenv(BSKY_ENV, bsky.password)
     for name, value in zip(X_ENVS, x_fake.CREDENTIALS, strict=True):
         monkeypatch.setenv(name, value)
+    monkeypatch.setenv(MASTODON_ENV, mastodon_fake.TOKEN)
 
 
 def x_account(fake: Any, name: str = "cityhall_x") -> Any:
@@ -344,6 +385,29 @@ def _checked_fake(clock: Any) -> Iterator[Any]:
     if fake.mismatches:
         pytest.fail("the X fake saw requests or answers that break the spec:\n"
                     + "\n".join(fake.mismatches), pytrace=False)
+
+
+def _checked_mastodon(clock: Any, **options: Any) -> Iterator[Any]:
+    if not mastodon_fake.SPEC_PATH.is_file():
+        pytest.fail(f"needs the Mastodon OpenAPI description at {mastodon_fake.SPEC_PATH} "
+                    f"(../shared/data)", pytrace=False)
+    with mastodon_fake.MastodonFake(clock=clock, **options) as fake:
+        yield fake
+    if fake.mismatches:
+        pytest.fail("the Mastodon fake saw requests or answers that break the spec:\n"
+                    + "\n".join(fake.mismatches), pytrace=False)
+
+
+@pytest.fixture
+def mastodon_clocked(clock: FakeClock) -> Iterator[Any]:
+    """The Mastodon fake on the test's clock; fails the test on any spec mismatch."""
+    yield from _checked_mastodon(clock)
+
+
+@pytest.fixture
+def mastodon_live() -> Iterator[Any]:
+    """The Mastodon fake on the real clock, for child processes that use the real clock."""
+    yield from _checked_mastodon(None)
 
 
 @pytest.fixture

@@ -37,11 +37,13 @@ def kill_after(call: Callable[..., Any], k: int) -> Callable[..., Any]:
 def main(argv: list[str]) -> None:
     config, platform, point, k = argv[0], argv[1], argv[2], int(argv[3])
     if point == "write":
-        if platform == "bluesky":
-            from bot.publish.bluesky import BlueskyClient as client_class
-        else:
-            from bot.publish.x import XClient as client_class  # type: ignore[assignment]
-        client_class.create_post = kill_after(client_class.create_post, k)  # type: ignore[method-assign]
+        import importlib
+
+        from bot.platforms import platform as find_platform
+
+        module, _, name = find_platform(platform).client.partition(":")
+        client_class = getattr(importlib.import_module(module), name)
+        client_class.create_post = kill_after(client_class.create_post, k)
     elif point == "receipt":
         from bot.store import Store
 

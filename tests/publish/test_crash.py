@@ -4,8 +4,9 @@ with images; then the real `citycrier publish` (a subprocess, same config and st
 the thread. The platform ends up holding exactly 5 posts, in order, correctly chained: never
 one twice, never one missing.
 
-Bluesky runs against the real local PDS (a fresh account per case); X against the X fake,
-which runs in this test process and is reached by both child processes over loopback.
+Bluesky runs against the real local PDS (a fresh account per case); X and Mastodon against
+their fakes, which run in this test process and are reached by both child processes over
+loopback.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from mastodon_fake import TOKEN
 from x_fake import CREDENTIALS
 
 from bot.config import load_config
@@ -28,10 +30,12 @@ from bot.store import Store
 from .conftest import (
     THREAD_IMAGES,
     THREAD_TEXTS,
+    assert_mastodon_thread,
     assert_pds_thread,
     assert_x_thread,
     bluesky_account_toml,
     create_pds_account,
+    mastodon_account_toml,
     pds_posts,
     secrets_env,
     thread_draft,
@@ -134,26 +138,49 @@ def test_bluesky_thread_is_whole_after_a_kill(pds: Any, tmp_path: Path, point: s
     print(f"bluesky {point} k={k}: kill + resume {elapsed:.2f} s")
 
 
+def fake_setup(platform: str, fake: Any) -> tuple[str, dict[str, str]]:
+    """The [accounts] table and the credentials for ``platform``'s fake."""
+    if platform == "x":
+        return x_account_toml("cityhall_x", fake.base_url), secrets_env(
+            x_credentials=CREDENTIALS)
+    return mastodon_account_toml("cityhall_m", fake.base_url), secrets_env(
+        mastodon_token=TOKEN)
+
+
+def fake_thread(platform: str, fake: Any) -> list[tuple[str, str, str]]:
+    """Check the fake holds exactly the thread; the (id, uri, cid) its receipts must hold."""
+    if platform == "x":
+        assert_x_thread(fake, list(THREAD_TEXTS), THREAD_IMAGES)
+        return [(t.id, f"https://x.com/i/web/status/{t.id}", "") for t in fake.thread()]
+    assert_mastodon_thread(fake, list(THREAD_TEXTS), THREAD_IMAGES)
+    return [(s.id, f"https://city.social/@cityhall/{s.id}", "") for s in fake.thread()]
+
+
 @pytest.mark.spec
 @pytest.mark.slow
 @pytest.mark.parametrize(("point", "k"), CASES, ids=IDS)
-def test_x_thread_is_whole_after_a_kill(x_live: Any, tmp_path: Path, point: str,
-                                        k: int) -> None:
-    config, draft_id = prepare(tmp_path, x_account_toml("cityhall_x", x_live.base_url), "x")
-    env = child_env(secrets_env(x_credentials=CREDENTIALS))
+@pytest.mark.parametrize("platform", ["x", "mastodon"])
+def test_thread_on_a_fake_is_whole_after_a_kill(platform: str, request: pytest.FixtureRequest,
+                                                tmp_path: Path, point: str, k: int) -> None:
+    """X and Mastodon, each against its spec-checked fake. On Mastodon the resumed run finds
+    post k among the account's statuses after a write-kill (its Idempotency-Key would also
+    have made a blind retry return the same status)."""
+    fake = request.getfixturevalue(f"{platform}_live")
+    account_toml, secrets = fake_setup(platform, fake)
+    config, draft_id = prepare(tmp_path, account_toml, platform)
+    env = child_env(secrets)
 
     started = time.perf_counter()
-    child = run([sys.executable, str(CHILD), str(config), "x", point, str(k)], env, tmp_path)
+    child = run([sys.executable, str(CHILD), str(config), platform, point, str(k)], env,
+                tmp_path)
     assert child.returncode == -signal.SIGKILL, (child.returncode, child.stdout, child.stderr)
-    assert x_live.writes == k
-    assert left_behind(config, draft_id, "x") == expected_receipts(point, k)
+    assert fake.writes == k
+    assert left_behind(config, draft_id, platform) == expected_receipts(point, k)
 
     resume = run([str(CITYCRIER), "publish", "--config", str(config)], env, tmp_path)
     elapsed = time.perf_counter() - started
     assert (resume.returncode, resume.stdout) == (
-        0, f"draft {draft_id} (calls): published: every post confirmed on x\n"
+        0, f"draft {draft_id} (calls): published: every post confirmed on {platform}\n"
     ), resume.stderr
-    assert_x_thread(x_live, list(THREAD_TEXTS), THREAD_IMAGES)
-    refs = [(t.id, f"https://x.com/i/web/status/{t.id}", "") for t in x_live.thread()]
-    check_store(config, draft_id, "x", refs, point, k)
-    print(f"x {point} k={k}: kill + resume {elapsed:.2f} s")
+    check_store(config, draft_id, platform, fake_thread(platform, fake), point, k)
+    print(f"{platform} {point} k={k}: kill + resume {elapsed:.2f} s")

@@ -21,6 +21,7 @@ from .conftest import (
     PdsAccount,
     assert_pds_thread,
     bluesky_account_toml,
+    mastodon_account_toml,
     pds_posts,
     set_secrets,
     thread_draft,
@@ -141,3 +142,31 @@ def test_a_draft_not_yet_published_cannot_be_retracted(tmp_path: Path) -> None:
         f"draft {draft_id} is approved: only a published, partially published or on-hold "
         "thread can be retracted")
     store.close()
+
+
+@pytest.mark.spec
+def test_retract_deletes_a_mastodon_thread_last_first(
+        tmp_path: Path, mastodon_clocked: Any, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    set_secrets(monkeypatch)
+    config = load_config(write_config(
+        tmp_path, mastodon_account_toml("cityhall_m", mastodon_clocked.base_url)))
+    store = Store(config.storage_url, clock=clock)
+    draft_id, _ = store.create_draft(thread_draft(("mastodon",)))
+    assert publish_due(config, store, clock())[0].state == "published"
+    ids = [s.id for s in mastodon_clocked.thread()]
+    mastodon_clocked.fail_next("delete_status", Fault(status=503, body={"error": "Down"}),
+                               after=1)
+    with pytest.raises(BotError) as failed:
+        retract_thread(config, store, draft_id, "dana")
+    assert failed.value.message == (
+        f"draft {draft_id}: deleted 1 posts, then: mastodon post 4 was not deleted: the "
+        f"deletion of post {ids[3]} failed for account 'cityhall_m': Mastodon answered 503 "
+        f"(Down) (try again later) (run `citycrier retract {draft_id}` again)")
+    assert [s.id for s in mastodon_clocked.thread()] == ids[:4]  # the middle is never lost
+
+    deleted = retract_thread(config, store, draft_id, "dana")
+    assert deleted == [Deleted("mastodon", n, i, f"https://city.social/@cityhall/{i}")
+                       for n, i in reversed(list(enumerate(ids[:4], 1)))]
+    assert mastodon_clocked.thread() == [] and mastodon_clocked.deleted == ids[::-1]
+    assert store.get_draft(draft_id).state == "retracted"

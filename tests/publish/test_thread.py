@@ -1,4 +1,5 @@
-"""publish_thread: whole threads on the real PDS and the X fake, platform by platform.
+"""publish_thread: whole threads on the real PDS, the X fake and the Mastodon fake, platform
+by platform.
 
 Every outcome here is asserted exactly: the draft's state, the one-line reason, what each
 platform holds afterwards, and what the store recorded.
@@ -28,10 +29,12 @@ from .conftest import (
     X_NOW,
     FakeClock,
     PdsAccount,
+    assert_mastodon_thread,
     assert_pds_thread,
     assert_x_thread,
     bluesky_account_toml,
     closed_port,
+    mastodon_account_toml,
     pds_posts,
     set_secrets,
     thread_draft,
@@ -64,12 +67,14 @@ DEMO_LAST = ("Data: Baton Rouge — sample, as of Monday, Nov. 2. "
 @pytest.mark.pds
 @pytest.mark.spec
 def test_demo_thread_reaches_the_pds_whole_through_citycrier_publish(
-        project: Path, bsky: PdsAccount, x_live: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+        project: Path, bsky: PdsAccount, x_live: Any, mastodon_live: Any,
+        monkeypatch: pytest.MonkeyPatch) -> None:
     config_path = project / "config.toml"
     text = config_path.read_text(encoding="utf-8")
     assert LABEL in text
     config_path.write_text(text.replace(LABEL, LINKED) + "\n" + bluesky_account_toml(
-        "cityhall_bluesky", bsky) + "\n" + x_account_toml("cityhall_x", x_live.base_url),
+        "cityhall_bluesky", bsky) + "\n" + x_account_toml("cityhall_x", x_live.base_url)
+        + "\n" + mastodon_account_toml("cityhall_m", mastodon_live.base_url),
         encoding="utf-8")
     set_secrets(monkeypatch, bsky)
     runner = CliRunner()
@@ -85,12 +90,14 @@ def test_demo_thread_reaches_the_pds_whole_through_citycrier_publish(
     store.transition(1, "reschedule", "dana", "post it now", slot_at=datetime.now(UTC))
     assert cli("publish") == (
         0, "draft 1 (baton_rouge_crime_monthly): published: every post confirmed on "
-           "bluesky, x\n")
+           "bluesky, x, mastodon\n")
 
     rev = store.revision(1)
     charts = {c.name: c for c in store.charts(1)}
     texts = [p.text for p in rev.thread["bluesky"]]
     assert texts[-1] == DEMO_LAST
+    assert_mastodon_thread(mastodon_live, [p.text for p in rev.thread["mastodon"]],
+                           [0, 1, 1, 0, 0])
     records = pds_posts(bsky)
     assert_pds_thread(records, texts, [0, 1, 1, 0, 0])
 
@@ -131,14 +138,18 @@ def test_demo_thread_reaches_the_pds_whole_through_citycrier_publish(
     assert [r.remote_id for r in store.receipts(1, "x")] == [t.id for t in x_live.thread()]
     assert [x_live.media[m].alt for t in x_live.thread() for m in t.media_ids] == [
         charts["monthly"].alt, charts["by_district"].alt]
+    assert [mastodon_live.media[m].description for s in mastodon_live.thread()
+            for m in s.media_ids] == [charts["monthly"].alt, charts["by_district"].alt]
+    assert [r.remote_id for r in store.receipts(1, "mastodon")] == [
+        s.id for s in mastodon_live.thread()]
     assert {p: d["state"] for p, d in store.deliveries(1).items()} == {
-        "bluesky": "done", "x": "done"}
+        "bluesky": "done", "x": "done", "mastodon": "done"}
     draft = store.get_draft(1)
     assert (draft.state, draft.error) == ("published", "")
     assert [(a.action, a.detail) for a in store.audit(1)][1:] == [
         ("reschedule", "post it now"),
         ("claim", "publishing (approved)"),
-        ("published", "every post confirmed on bluesky, x"),
+        ("published", "every post confirmed on bluesky, x, mastodon"),
     ]
     store.close()
 
@@ -181,6 +192,46 @@ def test_x_down_while_bluesky_succeeds_then_the_next_pass_finishes_x_only(
     assert (outcome.state, outcome.detail) == ("published", "every post confirmed on bluesky, x")
     assert pds_posts(bsky) == bluesky_records  # Bluesky was not touched again
     assert_x_thread(x_clocked, list(THREAD_TEXTS), THREAD_IMAGES)
+    assert [a.action for a in store.audit(draft_id)] == [
+        "draft", "claim", "partial", "claim", "published"]
+
+
+@pytest.mark.pds
+@pytest.mark.spec
+def test_three_platforms_one_fails_the_others_finish_and_the_next_pass_completes_it(
+        tmp_path: Path, bsky: PdsAccount, x_clocked: Any, mastodon_clocked: Any,
+        clock: FakeClock, monkeypatch: pytest.MonkeyPatch) -> None:
+    set_secrets(monkeypatch, bsky)
+    config = load_config(write_config(
+        tmp_path, bluesky_account_toml("cityhall", bsky),
+        x_account_toml("cityhall_x", x_clocked.base_url),
+        mastodon_account_toml("cityhall_m", mastodon_clocked.base_url)))
+    store = open_store(config, clock)
+    draft_id, _ = store.create_draft(thread_draft(("bluesky", "x", "mastodon")))
+    # Mastodon's third status: the server fails (503) before writing it
+    mastodon_clocked.fail_next("create_status", Fault(status=503, body={
+        "error": "Unavailable"}), after=2)
+
+    [outcome] = publish_due(config, store, clock())
+    second = mastodon_clocked.thread()[1].id
+    why = (f"mastodon: post 3 of 5: the reply to {second}: Mastodon answered 503; it may or "
+           f"may not have been written")
+    assert (outcome.state, outcome.detail) == ("partially_published", why)
+    assert_pds_thread(pds_posts(bsky), list(THREAD_TEXTS), THREAD_IMAGES)
+    assert_x_thread(x_clocked, list(THREAD_TEXTS), THREAD_IMAGES)
+    assert [s.text for s in mastodon_clocked.thread()] == list(THREAD_TEXTS[:2])
+    assert {p: d["state"] for p, d in store.deliveries(draft_id).items()} == {
+        "bluesky": "done", "x": "done", "mastodon": "retry"}
+    assert [(r.post_index, r.confirmed) for r in store.receipts(draft_id, "mastodon")] == [
+        (0, True), (1, True), (2, False)]
+
+    clock.advance(minutes=1)  # the retry time after an unknown outcome
+    bluesky_records, x_writes = pds_posts(bsky), x_clocked.writes
+    [outcome] = publish_due(config, store, clock())
+    assert (outcome.state, outcome.detail) == (
+        "published", "every post confirmed on bluesky, x, mastodon")
+    assert pds_posts(bsky) == bluesky_records and x_clocked.writes == x_writes
+    assert_mastodon_thread(mastodon_clocked, list(THREAD_TEXTS), THREAD_IMAGES)
     assert [a.action for a in store.audit(draft_id)] == [
         "draft", "claim", "partial", "claim", "published"]
 

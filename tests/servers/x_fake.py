@@ -35,8 +35,6 @@ from __future__ import annotations
 
 import base64
 import copy
-import email.parser
-import email.policy
 import functools
 import hashlib
 import hmac
@@ -44,19 +42,18 @@ import html
 import itertools
 import json
 import re
-import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from oauthlib.oauth1.rfc5849 import signature as oauth_signature
 from oauthlib.oauth1.rfc5849 import utils as oauth_utils
-from requests.structures import CaseInsensitiveDict
+from openapi_fake import Answer, Clock, Fault, Route, SpecFake, multipart_fields
 from twitter_text import extract_urls_with_indices, parse_tweet
+
+__all__ = ["CREDENTIALS", "SPEC_PATH", "Answer", "Fault", "XFake"]
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SPEC_PATH = REPO_ROOT.parent / "shared" / "data" / "specs" / "x-api-v2-openapi.json"
@@ -81,22 +78,6 @@ OAUTH_PARAMS = (
     "oauth_timestamp",
     "oauth_nonce",
 )
-# A defect of the spec itself: MediaUploadResponse lists "meta" as required but defines no
-# such property, and X's documented answers carry none. Not counted as a mismatch.
-SPEC_QUIRKS = {("post", "/2/media/upload"): "'meta' is a required property"}
-
-Clock = Callable[[], datetime]
-
-
-@dataclass(frozen=True)
-class Fault:
-    """What to do instead of a normal answer, once."""
-
-    status: int = 0  # answer with this status and body
-    headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None  # default: X's problem body for the status
-    drop: bool = False  # close the connection without answering
-    after_write: bool = False  # do the work first (the write happens), then fail
 
 
 @dataclass
@@ -164,17 +145,15 @@ def invalid_request(message: str, parameter: str, values: list[str]) -> dict[str
     }
 
 
-class Answer(Exception):
-    """Raised inside a handler to answer at once with a status and JSON body."""
-
-    def __init__(self, status: int, body: dict[str, Any]) -> None:
-        super().__init__(status)
-        self.status = status
-        self.body = body
-
-
-class XFake:
+class XFake(SpecFake):
     """The fake X API. Use as a context manager, or start()/stop()."""
+
+    NAME = "x-fake"
+    ERROR_TYPE = "application/problem+json"
+    # A defect of the spec itself: MediaUploadResponse lists "meta" as required but defines no
+    # such property, and X's documented answers carry none. Not counted as a mismatch.
+    SPEC_QUIRKS: ClassVar[dict[tuple[str, str], str]] = {
+        ("post", "/2/media/upload"): "'meta' is a required property"}
 
     def __init__(
         self,
@@ -184,124 +163,36 @@ class XFake:
         credentials: tuple[str, str, str, str] = CREDENTIALS,
         clock: Clock | None = None,
     ) -> None:
+        super().__init__(clock)
+        self.ROUTES = ROUTES
         self.user_id = user_id
         self.username = username
         self.credentials = credentials
-        self.clock = clock or (lambda: datetime.now(UTC))
         self.tweets: dict[str, Tweet] = {}  # live posts, in the order they were written
         self.deleted: list[str] = []
         self.media: dict[str, Media] = {}
         self.writes = 0  # posts X wrote (including those whose answer then failed)
-        self.calls: list[tuple[str, str, int]] = []  # (method, path, status answered)
-        self.mismatches: list[str] = []
-        self._faults: dict[str, list[Fault]] = {}
         self._ids = itertools.count(1860000000000000001)
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    # -- control ------------------------------------------------------------------------
-
-    @property
-    def base_url(self) -> str:
-        assert self._server is not None, "start the fake first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def fail_next(self, operation: str, fault: Fault) -> None:
-        """Answer the next call of ``operation`` with ``fault`` (queued, first in first out)."""
-        self._faults.setdefault(operation, []).append(fault)
 
     def thread(self) -> list[Tweet]:
         """The live posts, oldest first."""
         return list(self.tweets.values())
 
-    def start(self) -> XFake:
-        spec_app()
-        handler = type("Handler", (_Handler,), {"fake": self})
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, daemon=True, name="x-fake"
-        )
-        self._thread.start()
-        return self
+    def spec(self) -> Any:
+        return spec_app()
 
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+    def error_body(self, status: int, detail: str) -> Any:
+        return problem(status, detail)
 
-    def __enter__(self) -> XFake:
-        return self.start()
+    def invalid_body(self, detail: str) -> Any:
+        return invalid_request(detail, "body", [])
 
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def authenticate(self, method: str, path: str, raw_query: str, body: bytes,
+                     content_type: str, host: str) -> None:
+        self._check_oauth(method, f"http://{host}{path}", raw_query, self.headers, body,
+                          content_type)
 
-    # -- one request --------------------------------------------------------------------
-
-    def handle(
-        self, method: str, target: str, headers: Mapping[str, str], body: bytes, host: str
-    ) -> tuple[int, dict[str, str], dict[str, Any] | None]:
-        """Answer one request: (status, headers, JSON body), or body None to drop it."""
-        url = urlsplit(target)
-        path, query = url.path, parse_qsl(url.query, keep_blank_values=True)
-        headers = CaseInsensitiveDict(headers)
-        content_type = headers.get("Content-Type", "")
-        request = self._spec_request(method, path, query, dict(headers), body, content_type)
-        with self._lock:
-            status, body_out, extra, dropped = self._dispatch(
-                method, path, url.query, query, headers, body, content_type, host, request
-            )
-        out_headers = {**self._rate_headers(), **extra}
-        if not dropped:
-            self._check_response(request, method, path, status, body_out)
-        self.calls.append((method, path, 0 if dropped else status))
-        return status, out_headers, None if dropped else body_out
-
-    def _dispatch(
-        self,
-        method: str,
-        path: str,
-        raw_query: str,
-        query: list[tuple[str, str]],
-        headers: Mapping[str, str],
-        body: bytes,
-        content_type: str,
-        host: str,
-        request: Any,
-    ) -> tuple[int, dict[str, Any], dict[str, str], bool]:
-        operation, params = route(method, path)
-        try:
-            if request is not None:
-                self._check_request(request, method, path)
-            self._check_oauth(
-                method, f"http://{host}{path}", raw_query, headers, body, content_type
-            )
-            if operation is None:
-                raise Answer(404, problem(404, f"No route for {method} {path}"))
-            fault = self._take_fault(operation)
-            if fault and not fault.after_write:
-                return self._fault_answer(fault)
-            status, answer = getattr(self, f"_do_{operation}")(params, query, body, content_type)
-            if fault:
-                return self._fault_answer(fault)
-            return status, answer, {}, False
-        except Answer as a:
-            return a.status, a.body, {}, False
-
-    def _take_fault(self, operation: str) -> Fault | None:
-        queue = self._faults.get(operation)
-        return queue.pop(0) if queue else None
-
-    def _fault_answer(self, fault: Fault) -> tuple[int, dict[str, Any], dict[str, str], bool]:
-        if fault.drop:
-            return 0, {}, {}, True
-        body = fault.body if fault.body is not None else problem(fault.status, "")
-        return fault.status, body, dict(fault.headers), False
-
-    def _rate_headers(self) -> dict[str, str]:
+    def rate_headers(self) -> dict[str, str]:
         reset = int((self.clock() + timedelta(minutes=15)).timestamp())
         return {
             "x-rate-limit-limit": "100",
@@ -311,63 +202,12 @@ class XFake:
 
     # -- checks -------------------------------------------------------------------------
 
-    def _spec_request(
-        self,
-        method: str,
-        path: str,
-        query: list[tuple[str, str]],
-        headers: dict[str, str],
-        body: bytes,
-        content_type: str,
-    ) -> Any:
-        from openapi_core.testing import MockRequest
-
-        return MockRequest(
-            self.base_url,
-            method.lower(),
-            path,
-            args=query,
-            headers=headers,
-            data=body,
-            content_type=content_type,
-        )
-
-    def _check_request(self, request: Any, method: str, path: str) -> None:
-        try:
-            spec_app().validate_request(request)
-        except Exception as exc:  # openapi-core raises a family of errors; record them all
-            detail = _describe(exc)
-            self.mismatches.append(f"request {method} {path}: {detail}")
-            if type(exc).__name__ == "SecurityValidationError":
-                raise Answer(401, problem(401, "Unauthorized")) from exc
-            raise Answer(400, invalid_request(detail, "body", [])) from exc
-
-    def _check_response(
-        self, request: Any, method: str, path: str, status: int, body: dict[str, Any]
-    ) -> None:
-        from openapi_core.testing import MockResponse
-
-        ok = 200 <= status < 300
-        response = MockResponse(
-            json.dumps(body).encode(),
-            status_code=status,
-            content_type="application/json" if ok else "application/problem+json",
-        )
-        try:
-            spec_app().validate_response(request, response)
-        except Exception as exc:
-            detail = _describe(exc)
-            quirk = SPEC_QUIRKS.get((method.lower(), path))
-            if quirk and quirk in detail:
-                return
-            self.mismatches.append(f"response {status} to {method} {path}: {detail}")
-
     def _check_oauth(
         self,
         method: str,
         url: str,
         raw_query: str,
-        headers: Mapping[str, str],
+        headers: Any,
         body: bytes,
         content_type: str,
     ) -> None:
@@ -522,7 +362,7 @@ class XFake:
         return 200, {"data": data, "meta": meta}
 
 
-ROUTES = [
+ROUTES: list[Route] = [
     ("POST", re.compile(r"^/2/tweets$"), "create_tweet"),
     ("DELETE", re.compile(r"^/2/tweets/(?P<id>[0-9]{1,19})$"), "delete_tweet"),
     ("POST", re.compile(r"^/2/media/upload$"), "media_upload"),
@@ -530,14 +370,6 @@ ROUTES = [
     ("GET", re.compile(r"^/2/users/me$"), "get_me"),
     ("GET", re.compile(r"^/2/users/(?P<id>[0-9]{1,19})/tweets$"), "user_tweets"),
 ]
-
-
-def route(method: str, path: str) -> tuple[str | None, dict[str, str]]:
-    for verb, pattern, operation in ROUTES:
-        match = pattern.match(path)
-        if verb == method and match:
-            return operation, match.groupdict()
-    return None, {}
 
 
 def x_text(text: str, media_tweet_id: str | None) -> str:
@@ -563,61 +395,3 @@ def tweet_json(tweet: Tweet, fields: set[str]) -> dict[str, Any]:
     if "author_id" in fields:
         out["author_id"] = tweet.author_id
     return out
-
-
-def multipart_fields(body: bytes, content_type: str) -> dict[str, bytes]:
-    """The fields of a multipart/form-data body, by name."""
-    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + body
-    )
-    fields: dict[str, bytes] = {}
-    for part in message.iter_parts():
-        name = part.get_param("name", header="content-disposition")
-        if name:
-            fields[str(name)] = part.get_payload(decode=True) or b""
-    return fields
-
-
-def _describe(exc: BaseException) -> str:
-    parts = [str(exc)]
-    cause = exc.__cause__
-    while cause is not None and len(parts) < 4:
-        parts.append(str(cause))
-        cause = cause.__cause__
-    return " | ".join(" ".join(p.split()) for p in parts)[:600]
-
-
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    fake: XFake
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k: v for k, v in self.headers.items()}
-        try:
-            status, out_headers, answer = self.fake.handle(
-                self.command, self.path, headers, body, self.headers.get("Host", "")
-            )
-        except Exception as exc:  # a bug in the fake: fail the test, answer 500
-            self.fake.mismatches.append(f"the fake failed on {self.command} {self.path}: {exc!r}")
-            status, out_headers, answer = 500, {}, problem(500, "")
-        if answer is None:  # drop: close without a word
-            self.close_connection = True
-            return
-        payload = json.dumps(answer).encode()
-        self.send_response(status)
-        ok = 200 <= status < 300
-        self.send_header(
-            "Content-Type", "application/json; charset=utf-8" if ok else "application/problem+json"
-        )
-        self.send_header("Content-Length", str(len(payload)))
-        for name, value in out_headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:  # quiet
-        pass

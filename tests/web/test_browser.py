@@ -115,12 +115,26 @@ def test_sign_in_review_edit_and_approve_in_a_real_browser(desk: dict[str, Any])
 
             page.locator(f"#draft-{draft_id} a").click()
             expect(page.locator("h1")).to_have_text("Baltimore 311: the weekend in requests")
-            expect(page.locator("article.post.x")).to_have_count(4)
-            expect(page.locator("article.post.bluesky")).to_have_count(4)
+            # three cards per post, side by side: X, Bluesky, Mastodon
+            for card in ("x", "bluesky", "mastodon"):
+                expect(page.locator(f"article.post.{card}")).to_have_count(4)
+            rows = page.locator(".post-row")
+            expect(rows).to_have_count(4)
+            for n in range(4):
+                expect(rows.nth(n).locator("article.post")).to_have_count(3)
+                tops = {round(b["y"]) for b in rows.nth(n).locator("article.post").evaluate_all(
+                    "cards => cards.map(c => c.getBoundingClientRect().toJSON())")}
+                assert len(tops) == 1, tops  # one row: the cards stand beside each other
+            expect(page.locator(".thread-head .platform")).to_have_text([
+                re.compile("^XOn X"), re.compile("^BOn Bluesky"),
+                re.compile("^MOn Mastodon")])
             expect(page.locator("article.post.x .length").first).to_contain_text(
                 "110 / 280 characters")
             expect(page.locator("article.post.bluesky .length").first).to_contain_text(
                 "110 / 300 characters")
+            # Mastodon's card measures against the instance's limit (500: none read yet)
+            expect(page.locator("article.post.mastodon .length").first).to_contain_text(
+                "110 / 500 characters")
             chart = page.locator("article.post.x img").first
             expect(chart).to_be_visible()
             assert chart.evaluate("img => img.complete && img.naturalWidth > 600")
@@ -137,6 +151,13 @@ def test_sign_in_review_edit_and_approve_in_a_real_browser(desk: dict[str, Any])
                 "Post 1 is too long for X: 285 characters, and the limit is 280. Shorten it "
                 "and save again. Nothing was saved.")
             expect(page.locator("#text-x-0")).to_have_value(TOO_LONG)
+            page.fill("#text-mastodon-0", TOO_LONG)
+            expect(page.locator("#text-mastodon-0-count")).to_have_text(
+                "285 / 500 characters")  # the same text fits Mastodon
+            page.fill("#text-mastodon-0", TOO_LONG + " @cityhall@city.social " + "x" * 200)
+            expect(page.locator("#text-mastodon-0-count")).to_have_text(
+                "496 / 500 characters")  # the mention counts as @cityhall (9)
+            page.fill("#text-mastodon-0", FIXED)
             page.fill("#text-x-0", FIXED)
             page.get_by_role("button", name="Save changes").click()
             expect(page.locator(".flash")).to_have_text("Saved as revision 2.")

@@ -151,3 +151,21 @@ def test_the_change_token_on_postgresql(postgres_url: str) -> None:
         store.close()
         other.close()
 
+
+
+def test_a_saved_server_limit_moves_the_token(store: Store, config: Config,
+                                               clock: FakeClock) -> None:
+    """A draft page measures Mastodon posts against the limit the server announced, kept in
+    the state folder: saving a new one has kept pages drawn again."""
+    from bot.platforms import limits_stamp, save_limits
+    from bot.web.cache import PageCache
+
+    pages = PageCache(store, clock, lambda: limits_stamp(config.state_dir))
+    before = pages.token()
+    assert before is not None and pages.token() == before
+    save_limits(config.state_dir, "city", {"max_characters": 1000})
+    moved = pages.token()
+    assert moved != before and pages.token() == moved
+    save_limits(config.state_dir, "city", {"max_characters": 50000})
+    assert pages.token() != moved
+    pages.close()

@@ -6,6 +6,8 @@
     ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
   var URL_RE = /(?:https?:\/\/\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:gov|com|org|net|edu|us|io)\b(?:\/\S*)?)/gi;
   var EMOJI_RE = /\p{Extended_Pictographic}/u;
+  var MASTODON_URL_RE = /https?:\/\/[^\s<>"]+/gi;  // only links with a protocol count 23
+  var MENTION_RE = /(^|[^=\/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)@[\w.-]+\w/gi;
 
   function graphemes(text) {
     if (!segmenter) { return Array.from(text); }
@@ -28,8 +30,17 @@
     return n;
   }
 
-  function measure(text, platform) {
+  function mastodonLength(text) {  // Mastodon: a link 23, @name@server as @name, graphemes
+    text = text.replace(MASTODON_URL_RE, "xxxxxxxxxxxxxxxxxxxxxxx").replace(MENTION_RE, "$1@$2");
+    return graphemes(text).length;
+  }
+
+  function measure(text, platform, limit) {
     text = text.replace(/\r\n/g, "\n").trim();
+    if (platform === "mastodon") {  // the instance's own limit, from the page
+      var m = mastodonLength(text), most = Number(limit) || 500;
+      return { text: m + " / " + most + " characters", over: m > most || m === 0 };
+    }
     if (platform === "x") {
       var len = xLength(text);
       return { text: len + " / 280 characters", over: len > 280 || len === 0 };
@@ -49,7 +60,7 @@
     var counter = document.getElementById(area.id + "-count");
     if (!counter) { return; }
     function update() {
-      var m = measure(area.value, area.dataset.measure);
+      var m = measure(area.value, area.dataset.measure, area.dataset.limit);
       var empty = area.value.trim() === "";
       counter.textContent = m.text + (empty ? " · empty" : (m.over ? " · too long" : ""));
       counter.classList.toggle("over", m.over);
