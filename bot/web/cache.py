@@ -12,7 +12,8 @@
   into "in 2 hours", a slot passing), which the page notes while it is drawn (`note_until`).
 - Files pages read besides the store (the limits a Mastodon server announced, in the state
   folder) are part of the token: their names, sizes and modification times.
-- Only 200 pages are kept, and none that carries a flash message.
+- Only 200 pages are kept, and none that carries a flash message. While one request draws a
+  page, the others asking for it wait for that drawing instead of drawing it too.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ MAX_PAGES = 256  # drawn pages kept at once (all for the current token)
 MAX_AGE = timedelta(minutes=10)  # a page that depends on no moment is redrawn this often
 UNTIL = "citycrier.page_until"  # the scope key under which a page being drawn notes moments
 CSRF_MARK = b"\x00csrf\x00"  # stands for the session's CSRF token in a kept page
+DRAW_WAIT = 10.0  # seconds a request waits for another drawing its page, then draws it
 
 
 class ChangeToken:
@@ -100,6 +102,7 @@ class PageCache:
         self._token: Hashable | None = None
         self._pages: dict[Hashable, Kept] = {}
         self._values: dict[Hashable, Any] = {}
+        self._drawing: dict[Hashable, threading.Event] = {}  # pages being drawn now
         self._lock = threading.Lock()
 
     def token(self) -> Hashable | None:
@@ -128,15 +131,39 @@ class PageCache:
 
     def page(self, scope: MutableMapping[str, Any], key: Hashable, token: Hashable | None,
              csrf: str, draw: Callable[[], Response]) -> Response:
-        """The kept page under (key, token), or draw() it and keep it when it may be."""
+        """The kept page under (key, token), or draw() it and keep it when it may be. While
+        one request draws a page, others asking for the same one wait for it rather than
+        draw it too (after a change every open queue asks at once)."""
         if token is None or "flash" in scope["session"]:
             return draw()
         now = self.clock()
         with self._lock:
             kept = self._pages.get((key, token))
+            if kept is not None and now >= kept.until:
+                kept = None  # what it says no longer holds
+            flight = self._drawing.get((key, token)) if kept is None else None
+            mine = kept is None and flight is None
+            if mine:
+                flight = self._drawing[(key, token)] = threading.Event()
+        if flight is not None and not mine:
+            flight.wait(timeout=DRAW_WAIT)
+            now = self.clock()
+            with self._lock:
+                kept = self._pages.get((key, token))
         if kept is not None and now < kept.until:
             return Response(kept.body.replace(CSRF_MARK, csrf.encode()), media_type="text/html",
                             headers={"Cache-Control": "no-store"})
+        try:
+            return self._draw(scope, key, token, csrf, draw, now)
+        finally:
+            if mine:
+                assert flight is not None
+                with self._lock:
+                    self._drawing.pop((key, token), None)
+                flight.set()
+
+    def _draw(self, scope: MutableMapping[str, Any], key: Hashable, token: Hashable,
+              csrf: str, draw: Callable[[], Response], now: datetime) -> Response:
         scope[UNTIL] = now + MAX_AGE
         response = draw()
         until = scope.pop(UNTIL)

@@ -169,3 +169,43 @@ def test_a_saved_server_limit_moves_the_token(store: Store, config: Config,
     save_limits(config.state_dir, "city", {"max_characters": 50000})
     assert pages.token() != moved
     pages.close()
+
+
+def test_requests_for_a_page_being_drawn_wait_for_that_drawing(
+        store: Store, clock: FakeClock) -> None:
+    """After a change every open queue asks at once: one request draws, the others wait and
+    are served what it drew, each with its own CSRF token."""
+    import threading
+    import time
+
+    from starlette.middleware.sessions import Session
+    from starlette.responses import HTMLResponse
+
+    from bot.web.cache import PageCache
+
+    pages = PageCache(store, clock)
+    token = pages.token()
+    drawn: list[int] = []
+    start = threading.Barrier(5)
+    bodies: dict[str, bytes] = {}
+
+    def draw(csrf: str) -> HTMLResponse:
+        drawn.append(1)
+        time.sleep(0.3)  # long enough for the other four to arrive meanwhile
+        return HTMLResponse(f'<input name="csrf" value="{csrf}">')
+
+    def ask(csrf: str) -> None:
+        start.wait(timeout=10)
+        scope: dict[str, Any] = {"session": Session()}
+        bodies[csrf] = bytes(pages.page(scope, ("/queue", ""), token, csrf,
+                                        lambda: draw(csrf)).body)
+
+    threads = [threading.Thread(target=ask, args=(f"token-{n}",)) for n in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert len(drawn) == 1
+    assert bodies == {f"token-{n}": f'<input name="csrf" value="token-{n}">'.encode()
+                      for n in range(5)}
+    pages.close()
