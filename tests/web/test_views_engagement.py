@@ -100,3 +100,17 @@ def test_a_published_page_costs_the_same_statements_however_many_readings(
         html = client.get(f"/drafts/{many}").text
     assert len(small.seen) == len(large.seen), (small.seen, large.seen)
     assert html.count('<td class="likes">99</td>') == 2
+
+
+def test_a_kept_draft_page_shows_the_numbers_of_a_new_reading(store: Store, draft_id: int,
+                                                              signed_in: Any) -> None:
+    """Desk pages are kept until the store changes: a reading written (here, as the
+    read-back would) makes the next view draw the new numbers."""
+    publish(store, draft_id)
+    read(store, draft_id, [2, 0], timedelta(hours=1))
+    client = signed_in("vic")
+    first = client.get(f"/drafts/{draft_id}").text
+    assert client.get(f"/drafts/{draft_id}").text == first  # kept (or drawn the same)
+    assert '<td class="likes">2</td>' in first
+    read(store, draft_id, [7, 0], timedelta(hours=24))
+    assert '<td class="likes">7</td>' in client.get(f"/drafts/{draft_id}").text
