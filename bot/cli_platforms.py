@@ -8,11 +8,12 @@ import click
 
 from bot.cli import actor_option, config_option, load, main, open_store
 from bot.errors import BotError, PublishError
+from bot.platforms import spoken_labels
 
 
-@main.group()
+@main.group(help=f"The {spoken_labels()} accounts in config.toml.")
 def accounts() -> None:
-    """The X, Bluesky and Mastodon accounts in config.toml."""
+    """The accounts in config.toml, one per platform or more."""
 
 
 @accounts.command("check")

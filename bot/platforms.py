@@ -26,6 +26,9 @@ Adding a platform is one client module under ``bot/publish/`` and one entry in R
     Measurement(platform='mastodon', length=27, limit=500, unit='characters', ok=True)
     >>> names()
     ('x', 'bluesky', 'mastodon')
+
+Pages and help texts name the platforms through ``spoken_labels()`` ("X, Bluesky and
+Mastodon"), never a list of their own.
 """
 
 from __future__ import annotations
@@ -209,6 +212,16 @@ def label(name: str) -> str:
     """How pages and messages name a platform ("X", "Mastodon"); unknown names as given."""
     found = REGISTRY.get(name)
     return found.label if found else name
+
+
+def spoken_labels(last: str = "and") -> str:
+    """Every platform's label as a sentence names them.
+
+    >>> spoken_labels(), spoken_labels("or")
+    ('X, Bluesky and Mastodon', 'X, Bluesky or Mastodon')
+    """
+    labels = [p.label for p in REGISTRY.values()]
+    return f"{', '.join(labels[:-1])} {last} {labels[-1]}" if len(labels) > 1 else labels[0]
 
 
 def platform(name: str) -> Platform:
