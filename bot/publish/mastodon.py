@@ -139,8 +139,12 @@ class MastodonClient:
     # -- one call -------------------------------------------------------------------------
 
     def _call(self, action: str, method: str, path: str, *, write: bool = False,
-              ok: tuple[int, ...] = (200,), **kwargs: Any) -> httpx.Response:
-        """One request; every failure becomes one PublishError naming account and action."""
+              ok: tuple[int, ...] = (200,), of_post: bool = True,
+              **kwargs: Any) -> httpx.Response:
+        """One request; every failure becomes one PublishError naming account and action.
+
+        ``of_post`` False (the login, the server's limits): a refusal is about the account
+        or the server, never the post."""
         who = f"account {self.account.name!r}"
         try:
             response = self._client().request(method, path, **kwargs)
@@ -170,9 +174,11 @@ class MastodonClient:
                                          f"{self.account.access_token_env} (a token with read "
                                          f"and write scopes)", final=True)
         if status in REFUSALS:
+            fix = "fix the post or the account, then publish again" if of_post else (
+                f"check that api_base ({self.account.api_base}) is the Mastodon server and "
+                f"that the account may post, then try again")
             raise PublishError(PLATFORM, f"Mastodon refused {action} for {who} ({status} "
-                                         f"{REFUSALS[status]}: {said}): fix the post or the "
-                                         f"account, then publish again", final=True)
+                                         f"{REFUSALS[status]}: {said}): {fix}", final=True)
         if status >= 500 and write:
             raise UnknownOutcome(PLATFORM, f"{action}: Mastodon answered {status}; it may or "
                                            f"may not have been written")
@@ -201,16 +207,18 @@ class MastodonClient:
 
     def login(self) -> str:
         """Confirm the token; read and save the server's limits. Return the account name."""
-        me = self._call("the login", "GET", "/api/v1/accounts/verify_credentials").json()
+        me = self._call("the login", "GET", "/api/v1/accounts/verify_credentials",
+                        of_post=False).json()
         self._account_id = str(me["id"])
         self._read_instance()
         return str(me.get("acct") or me.get("username"))
 
     def _read_instance(self) -> None:
         response = self._call("reading the server's limits", "GET", "/api/v2/instance",
-                              ok=(200, 404, 410))
+                              ok=(200, 404, 410), of_post=False)
         if response.status_code != 200:  # before Mastodon 4.0
-            response = self._call("reading the server's limits", "GET", "/api/v1/instance")
+            response = self._call("reading the server's limits", "GET", "/api/v1/instance",
+                                  of_post=False)
         conf = response.json().get("configuration") or {}
         found = {"max_characters": (conf.get("statuses") or {}).get("max_characters"),
                  "max_media_attachments": (conf.get("statuses") or {}).get(

@@ -397,3 +397,25 @@ def test_the_fake_answers_422_over_its_max_characters(clock: FakeClock, limit: i
     if status == 422:
         assert answer.json() == {
             "error": f"Validation failed: Text character limit of {limit} exceeded"}
+
+
+@pytest.mark.parametrize(("operation", "status", "said", "action"), [
+    ("verify_credentials", 403, "Your login is currently disabled", "the login"),
+    ("verify_credentials", 404, "Not Found", "the login"),
+    ("instance_v1", 404, "Not Found", "reading the server's limits"),
+], ids=["login-403", "login-404", "instance-404"])
+def test_a_refused_login_names_the_server_not_the_post(
+        tmp_path: Path, clock: FakeClock, operation: str, status: int, said: str,
+        action: str) -> None:
+    with MastodonFake(clock=clock, v2_instance=operation != "instance_v1") as fake:
+        client, server = client_for(fake, tmp_path), fake.base_url
+        fake.fail_next(operation, Fault(status=status, body={"error": said}))
+        with pytest.raises(PublishError) as caught:
+            client.login()
+        client.close()
+    reason = {403: "Forbidden", 404: "Not Found"}[status]
+    assert (caught.value.what, caught.value.final) == (
+        f"Mastodon refused {action} for account 'cityhall_m' ({status} {reason}: {said}): "
+        f"check that api_base ({server}) is the Mastodon server and that the account "
+        f"may post, then try again", True)
+    assert fake.writes == 0
