@@ -176,6 +176,16 @@ def mastodon_countable(text: str) -> str:
     for url in sorted(urls, key=lambda u: -u["indices"][0]):
         start, end = url["indices"]
         text = text[:start] + "x" * URL_LENGTH + text[end:]
+    return short_mentions(text)
+
+
+def short_mentions(text: str) -> str:
+    """Each mention @user@domain as @user: how Mastodon counts it, and how it shows a
+    mention it resolved in a status's ``content``.
+
+    >>> short_mentions("Thanks @parks@city.social and @bob, not info@city.gov")
+    'Thanks @parks and @bob, not info@city.gov'
+    """
     return str(_patterns()[1].sub(lambda m: "@" + m.group(1), text))
 
 

@@ -16,7 +16,8 @@ one error, so "never sent" (safe to retry) cannot be told from "answer lost" (ma
   for at most ``POLL_SECONDS``.
 - **Never twice**: every status create sends ``Idempotency-Key`` (the receipt's stored
   key): a retry within Mastodon's hour returns the first status. After an unknown outcome
-  ``find_post`` looks among the account's own recent statuses (same text, same parent) and
+  ``find_post`` looks among the account's own recent statuses (same text, a mention that
+  Mastodon resolved shown as @user; same parent) and
   raises UnknownOutcome rather than guess.
 - **Limits**: ``X-RateLimit-Remaining`` at 0 stops writing until ``X-RateLimit-Reset``; a
   429 raises RateLimited (the rest of the thread is rescheduled). 401, 403, 404 and 422 are
@@ -46,7 +47,7 @@ from typing import Any
 import httpx
 
 from bot.errors import PublishError, RateLimited, UnknownOutcome
-from bot.platforms import REGISTRY, read_limits, save_limits
+from bot.platforms import REGISTRY, read_limits, save_limits, short_mentions
 from bot.publish.base import Image, PostContent, Ref, read_secret
 from bot.settings import AccountConfig, Config
 
@@ -348,9 +349,11 @@ class MastodonClient:
 
 
 def _is_same(status: dict[str, Any], want: str, parent: Ref | None) -> bool:
+    """Whether a status is the post: its text (a mention Mastodon resolved shows as @user
+    only) and its parent."""
     replied = status.get("in_reply_to_id")
-    return plain_text(str(status.get("content", ""))) == want and replied == (
-        parent.id if parent else None)
+    shown = short_mentions(plain_text(str(status.get("content", ""))))
+    return shown == short_mentions(want) and replied == (parent.id if parent else None)
 
 
 def _error_text(response: httpx.Response) -> str:

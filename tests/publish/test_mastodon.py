@@ -366,18 +366,23 @@ def test_an_unsettled_status_stops_the_thread_for_a_person(
     assert mastodon_clocked.writes == 2  # nothing written twice, nothing guessed
 
 
+@pytest.mark.parametrize("text", [
+    "Once.",
+    # Mastodon shows a mention it resolved as @parks only: still the same post
+    "Thanks @parks@city-parks.example for the data: https://data.brla.gov/d/7ixm-mnvx",
+], ids=["plain", "remote-mention"])
 def test_past_the_idempotency_window_only_the_lookup_prevents_a_second_status(
-        tmp_path: Path, clock: FakeClock, mastodon_clocked: MastodonFake) -> None:
+        tmp_path: Path, clock: FakeClock, mastodon_clocked: MastodonFake, text: str) -> None:
     """Mastodon keeps an Idempotency-Key for an hour: after that the same key makes a new
     status, which is why an unknown outcome is settled by looking first."""
     client = client_for(mastodon_clocked, tmp_path)
     client.login()
-    first = client.create_post(PostContent("Once."), key="k", root=None, parent=None)
+    first = client.create_post(PostContent(text), key="k", root=None, parent=None)
     clock.advance(minutes=61)
-    found = client.find_post(PostContent("Once."), key="k", parent=None,
+    found = client.find_post(PostContent(text), key="k", parent=None,
                              since=X_NOW - timedelta(minutes=1))
     assert found == first  # the publisher stops here: receipt completed, nothing sent
-    again = client.create_post(PostContent("Once."), key="k", root=None, parent=None)
+    again = client.create_post(PostContent(text), key="k", root=None, parent=None)
     client.close()
     assert again != first and mastodon_clocked.writes == 2  # what a blind retry would do
 
