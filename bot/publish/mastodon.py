@@ -186,6 +186,25 @@ class MastodonClient:
         raise PublishError(PLATFORM, f"{action} failed for {who}: Mastodon answered {status} "
                                      f"({said}) (try again later)", final=status < 500)
 
+    def _body(self, response: httpx.Response, action: str, want: type, *,
+              needs_id: bool = False, write: bool = False) -> Any:
+        """The JSON answer (an object, with an ``id`` if ``needs_id``, or a list); an answer
+        that is not the Mastodon API's (an HTML page: api_base is some other site) is one
+        line, and after a write (``write``) an unknown outcome."""
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        has_id = isinstance(data, dict) and "id" in data
+        if isinstance(data, want) and (has_id or not needs_id):
+            return data
+        what = (f"{action}: {self.account.api_base} answered {response.status_code} with "
+                f"something that is not the Mastodon API's answer")
+        if write:
+            raise UnknownOutcome(PLATFORM, f"{what}; it may or may not have been written")
+        raise PublishError(PLATFORM, f"{what} (check that api_base is the Mastodon server)",
+                           final=True)
+
     def _note_rate(self, headers: httpx.Headers) -> None:
         remaining = headers.get("X-RateLimit-Remaining", "").strip()
         if remaining.isdigit() and int(remaining) == 0:
@@ -208,8 +227,8 @@ class MastodonClient:
 
     def login(self) -> str:
         """Confirm the token; read and save the server's limits. Return the account name."""
-        me = self._call("the login", "GET", "/api/v1/accounts/verify_credentials",
-                        of_post=False).json()
+        me = self._body(self._call("the login", "GET", "/api/v1/accounts/verify_credentials",
+                                   of_post=False), "the login", dict, needs_id=True)
         self._account_id = str(me["id"])
         self._read_instance()
         return str(me.get("acct") or me.get("username"))
@@ -220,7 +239,8 @@ class MastodonClient:
         if response.status_code != 200:  # before Mastodon 4.0
             response = self._call("reading the server's limits", "GET", "/api/v1/instance",
                                   of_post=False)
-        conf = response.json().get("configuration") or {}
+        conf = self._body(response, "reading the server's limits", dict).get(
+            "configuration") or {}
         found = {"max_characters": (conf.get("statuses") or {}).get("max_characters"),
                  "max_media_attachments": (conf.get("statuses") or {}).get(
                      "max_media_attachments"),
@@ -256,8 +276,10 @@ class MastodonClient:
             body["in_reply_to_id"] = parent.id
         if self.account.language:
             body["language"] = self.account.language
-        status = self._call(action, "POST", "/api/v1/statuses", write=True, json=body,
-                            headers={"Idempotency-Key": key or self.new_key()}).json()
+        status = self._body(self._call(action, "POST", "/api/v1/statuses", write=True,
+                                       json=body,
+                                       headers={"Idempotency-Key": key or self.new_key()}),
+                            action, dict, needs_id=True, write=True)
         log.info("mastodon account %r: posted %s", self.account.name, status["id"])
         return Ref(id=str(status["id"]), uri=str(status.get("url") or status["uri"]))
 
@@ -286,7 +308,7 @@ class MastodonClient:
         response = self._call(action, "POST", "/api/v2/media", ok=(200, 202),
                               files={"file": (f"chart{number}.png", image.png, "image/png")},
                               data={"description": image.alt})
-        media_id = str(response.json()["id"])
+        media_id = str(self._body(response, action, dict, needs_id=True)["id"])
         waited, tries = 0.0, 0
         while response.status_code != 200:
             if waited >= POLL_SECONDS:
@@ -311,9 +333,10 @@ class MastodonClient:
                 self.login()
             params: dict[str, Any] = {"limit": 40}
             for _ in range(LOOKUP_PAGES):
-                page = self._call("the lookup of recent posts", "GET",
-                                  f"/api/v1/accounts/{self._account_id}/statuses",
-                                  params=params).json()
+                page: list[dict[str, Any]] = self._body(self._call(
+                    "the lookup of recent posts", "GET",
+                    f"/api/v1/accounts/{self._account_id}/statuses", params=params),
+                    "the lookup of recent posts", list)
                 matches += [s for s in page if _is_same(s, want, parent)]
                 times = [parse_time(str(s.get("created_at", ""))) for s in page]
                 oldest = min((t for t in times if t), default=None)

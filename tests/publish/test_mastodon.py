@@ -424,3 +424,23 @@ def test_a_refused_login_names_the_server_not_the_post(
         f"check that api_base ({server}) is the Mastodon server and that the account "
         f"may post, then try again", True)
     assert fake.writes == 0
+
+
+def test_a_status_answer_without_an_id_is_an_unknown_outcome(tmp_path: Path,
+                                                              clock: FakeClock) -> None:
+    """A 200 whose body is not a status (a proxy's page, a broken server) after the write:
+    not a bug but an unknown outcome, and the retry with the same key makes nothing new."""
+    with MastodonFake(clock=clock) as fake:
+        client = client_for(fake, tmp_path)
+        client.login()
+        fake.fail_next("create_status", Fault(status=200, body={"ok": True},
+                                              after_write=True))
+        with pytest.raises(UnknownOutcome) as caught:
+            client.create_post(PostContent("Once."), key="k-once", root=None, parent=None)
+        again = client.create_post(PostContent("Once."), key="k-once", root=None, parent=None)
+        server = fake.base_url
+        client.close()
+    assert caught.value.what == (
+        f"the first post of a thread: {server} answered 200 with something that is not the "
+        f"Mastodon API's answer; it may or may not have been written")
+    assert fake.writes == 1 and [s.id for s in fake.thread()] == [again.id]
