@@ -72,11 +72,21 @@ def load(ctx: click.Context, given: Path | None) -> Any:
 
 
 def _read_dotenv(config_path: Path) -> None:
+    """Variables from .env beside the config (then in the current folder); a .env that is
+    not UTF-8 is a ConfigError naming its line and column, like any other file of ours."""
+    import io
+
     from dotenv import load_dotenv
+
+    from bot.config import read_utf8
+    from bot.errors import ConfigError, Problem
 
     for candidate in (config_path.resolve().parent / ".env", Path.cwd() / ".env"):
         if candidate.is_file():
-            load_dotenv(candidate, override=False)
+            text = read_utf8(candidate)
+            if isinstance(text, Problem):
+                raise ConfigError(text)
+            load_dotenv(stream=io.StringIO(text), override=False)
 
 
 def open_store(config: Any) -> Any:

@@ -53,6 +53,12 @@ def chart_marker(name: str) -> str:
     return f"{_SENTINEL}chart:{name}{_SENTINEL}"
 
 
+def _file_holding(folder: Path, data: bytes) -> Path | None:
+    """The template file whose bytes are `data` (an included one can be the culprit)."""
+    return next((p for p in sorted(folder.rglob("*")) if p.is_file()
+                 and p.stat().st_size == len(data) and p.read_bytes() == data), None)
+
+
 def render_posts(env: Any, template: str, context: dict[str, Any],
                  chart_names: set[str], recipe: str) -> list[Post]:
     """Render the template once and cut it into posts with their charts."""
@@ -72,13 +78,18 @@ def render_posts(env: Any, template: str, context: dict[str, Any],
     except jinja2.TemplateSyntaxError as exc:
         raise ComposeError(f"template {exc.name or template} line {exc.lineno}: {exc.message} "
                            f"(fix the template syntax)") from None
-    except jinja2.TemplateNotFound:
+    except jinja2.TemplateNotFound as exc:
+        folder = env.loader.searchpath[0]
+        if exc.name and exc.name != template:  # one the template includes or extends
+            raise ComposeError(f"template {template} includes {exc.name!r}, which is not in "
+                               f"{folder} (create it or fix the include)") from None
         raise ComposeError(f"recipe {recipe!r}: template {template!r} not found in "
-                           f"{env.loader.searchpath[0]} (create it or fix the recipe's "
-                           f"template key)") from None
+                           f"{folder} (create it or fix the recipe's template key)") from None
     except UnicodeDecodeError as exc:  # the loader reads the template as UTF-8
-        path = Path(env.loader.searchpath[0]) / template
-        raise ComposeError(str(not_utf8(str(path), bytes(exc.object), exc.start))) from None
+        data = bytes(exc.object)
+        path = _file_holding(Path(env.loader.searchpath[0]), data) or \
+            Path(env.loader.searchpath[0]) / template
+        raise ComposeError(str(not_utf8(str(path), data, exc.start))) from None
     except ComposeError:
         raise
     except Exception as exc:  # UndefinedError, a filter's TypeError, ...

@@ -47,6 +47,7 @@ from bot.settings import (
 DEFAULT_CONFIG = "config.toml"
 _SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey")
 _CRON_FIELD = re.compile(r"^[\w*/,\-]+$")
+_PASSWORD = re.compile(r"^([^:/]+://[^:/@]*):[^/]*@")  # scheme://user:PASSWORD@
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # integer settings with a range: key -> (lowest, highest or None, an example)
 _BOUNDS: dict[str, tuple[int, int | None, int]] = {
@@ -87,8 +88,9 @@ class _Reader:
             if not ok:
                 names = want.__name__ if isinstance(want, type) else " or ".join(
                     t.__name__ for t in want)
+                example = _BOUNDS[key][2] if key in _BOUNDS else _example(want)
                 self.note(at, f"must be {_article(names)}, not {type(value).__name__} "
-                              f"{value!r}", f"write {key} = {_example(want)}")
+                              f"{value!r}", f"write {key} = {example}")
                 continue
             if key.endswith("_env") and isinstance(value, str) and not _ENV_NAME.match(value):
                 self.note(at, "is not the name of an environment variable (is it the secret "
@@ -208,7 +210,10 @@ def read_config(path: Path, problems: list[Problem]) -> Config | None:
     state_dir = root / storage.get("state_dir", "state")
     url = storage.get("url", "sqlite:///" + str(state_dir / "citycrier.db"))
     if not url.startswith(("sqlite://", "postgresql://", "postgresql+psycopg://")):
-        r.note("storage.url", f"{url!r} is not a supported database URL",
+        shown = _PASSWORD.sub(r"\1:***@", url)  # a problem line never shows the password
+        r.note("storage.url", f"{shown!r} is not a supported database URL",
+               'write "postgresql://" rather than "postgres://"' if url.startswith(
+                   "postgres://") else
                'use "sqlite:///path/to/citycrier.db" or "postgresql://user@host/db"')
     elif url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
         rel = url[len("sqlite:///"):]
@@ -382,11 +387,10 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
         r.note("schedule", f"{schedule!r} is not a five-field cron expression",
                'write minute hour day month weekday, e.g. "0 9 * * MON"')
     else:
-        try:
-            from apscheduler.triggers.cron import CronTrigger
+        try:  # the scheduler's own trigger: weekdays as crontab counts them (0 or 7 = Sunday)
+            from bot.schedule import cron_trigger
 
-            trigger = CronTrigger.from_crontab(schedule,
-                                               timezone=config.timezone if config else "UTC")
+            trigger = cron_trigger(schedule, config.timezone if config else "UTC")
         except ValueError as exc:
             r.note("schedule", f"{schedule!r} is not a valid cron expression: {exc}",
                    'e.g. "0 9 * * MON" for Mondays at 9:00')
@@ -395,7 +399,8 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
             first = trigger.get_next_fire_time(None, now)
             if first is None or first > now + timedelta(days=5 * 366):
                 r.note("schedule", f"{schedule!r} never fires in the next 5 years",
-                       "check the day and month fields: February has no 30th or 31st")
+                       "check the day, month and weekday fields, which must all match at "
+                       "once: February has no 30th or 31st")
 
     durations: dict[str, Any] = {}
     for key in ("stale_after", "publish_after"):
@@ -403,6 +408,9 @@ def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> R
             m = _DURATION.match(t[key])
             if not m:
                 r.note(key, f"{t[key]!r} is not a duration", 'write e.g. "3 days" or "2 hours"')
+            elif key == "stale_after" and int(m.group(1)) == 0:
+                r.note(key, f"{t[key]!r} would call every dataset stale",
+                       'write e.g. "3 days", or leave stale_after out')
             else:
                 durations[key] = timedelta(**{m.group(2) + "s": int(m.group(1))})
 
@@ -503,6 +511,11 @@ def _read_source(r: _Reader, raw: Any, config: Config | None) -> SourceSpec | No
         elif len(f) == 3:
             v = _filter_value(r, f"source.filters[{i}].value", f["value"])
             if v is None:
+                ok = False
+            elif isinstance(v, tuple) and f["op"] not in ("in", "not in"):
+                r.note(f"source.filters[{i}].value", f"is a list, which op = {f['op']!r} "
+                       f"cannot compare with (a portal would use only {v[0]!r})",
+                       'write one value, or op = "in" / "not in" for a list')
                 ok = False
             else:
                 filters.append(Filter(f["field"], f["op"], v))

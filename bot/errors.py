@@ -28,6 +28,7 @@ reaches a user as a traceback.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -105,16 +106,34 @@ class PortalError(SourceError):
 
 
 class SchemaError(SourceError):
-    def __init__(self, portal: str, dataset: str, column: str, existing: list[str]) -> None:
+    """A column the dataset lacks. The fix names the column meant when the recipe wrote a
+    display name the portal shows people (`labels`: field name -> display name), or the
+    field name in other capitals."""
+
+    def __init__(self, portal: str, dataset: str, column: str, existing: list[str],
+                 labels: Mapping[str, str] | None = None) -> None:
         cols = ", ".join(existing[:40]) + (" ..." if len(existing) > 40 else "")
         super().__init__(
             portal,
             f"dataset {dataset!r} has no column {column!r}; it has: {cols}",
-            "fix the recipe's column name, or the dataset changed its schema",
+            _meant_column(column, existing, labels or {}),
         )
         self.dataset = dataset
         self.column = column
         self.existing = existing
+
+
+def _meant_column(column: str, existing: list[str], labels: Mapping[str, str]) -> str:
+    wanted = column.strip().casefold()
+    for name in existing:
+        label = labels.get(name, "")
+        if label.strip().casefold() == wanted and label != name:
+            return (f"{label!r} is the display name of column {name!r}: a recipe writes the "
+                    f"field name, {name!r}")
+    for name in existing:
+        if name.casefold() == wanted:
+            return f"did you mean {name!r}? column names are case-sensitive"
+    return "fix the recipe's column name, or the dataset changed its schema"
 
 
 class DataError(BotError):

@@ -91,8 +91,9 @@ def check_fresh(recipe: Recipe, last_updated: datetime | None,
         return [Reason("stale", NO_TIMESTAMP, forces_review=True)]
     age = as_of - last_updated
     if age > recipe.stale_after:
-        before = (f"{plain_age(age)} before {as_of:%Y-%m-%d}" if age >= timedelta(days=1)
-                  else f"{plain_age(age)} before {as_of:%Y-%m-%d %H:%M %Z}")
+        words = plain_age(age, over=recipe.stale_after)
+        before = (f"{words} before {as_of:%Y-%m-%d}" if age >= timedelta(days=1)
+                  else f"{words} before {as_of:%Y-%m-%d %H:%M %Z}")
         raise DataError(
             f"recipe {recipe.name!r}: the dataset {recipe.source.dataset} was last updated "
             f"{last_updated:%Y-%m-%d %H:%M %Z}, {before}; the recipe skips data older than "
@@ -100,20 +101,30 @@ def check_fresh(recipe: Recipe, last_updated: datetime | None,
     return []
 
 
-def plain_age(age: timedelta) -> str:
-    """How old something is, in whole days, or in hours (minutes) when under a day (an hour).
+def plain_age(age: timedelta, over: timedelta | None = None) -> str:
+    """How old something is, in whole days, or in hours (minutes) when under a day (an hour);
+    with `over`, in as many units as it takes to read as more than `over`, so a stale message
+    never says "1 day before" against a 1-day limit.
 
     >>> plain_age(timedelta(days=12, hours=5)), plain_age(timedelta(hours=5, minutes=59))
     ('12 days', '5 hours')
     >>> plain_age(timedelta(minutes=1, seconds=30)), plain_age(timedelta(days=1))
     ('1 minute', '1 day')
+    >>> plain_age(timedelta(hours=30), over=timedelta(days=1))
+    '1 day and 6 hours'
     """
     seconds = int(age.total_seconds())
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = seconds // size
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return f"{seconds} second{'s' if seconds != 1 else ''}"
+    words, shown = [], 0
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        n = (seconds - shown) // size
+        if n:
+            words.append(f"{n} {unit}{'s' if n != 1 else ''}")
+            shown += n * size
+        if words and (over is None or shown > over.total_seconds()):
+            break
+    if not words:
+        return "0 seconds"
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
 
 def plain_duration(d: timedelta) -> str:

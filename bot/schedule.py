@@ -287,8 +287,8 @@ class Operations:
             except Exception:  # noqa: BLE001 - the period is only a label here
                 key = ""
             self.store.record_run(name, key, started, "failed", detail, slot_at=slot_at)
-        except Exception:
-            log.error("recipe %s: the failure could not be recorded", name, exc_info=True)
+        except Exception as exc:
+            _log_unrecorded(exc, "recipe %s: the failure could not be recorded", name)
         return "failed"
 
     def draft_job(self, name: str) -> None:
@@ -370,8 +370,8 @@ class Operations:
             log.warning("recipe %s: missed the slot %s", name,
                         _local(slot.astimezone(self.tz)),
                         extra={"recipe": name, "outcome": "missed"})
-        except Exception:
-            log.error("recipe %s: the missed slot could not be recorded", name, exc_info=True)
+        except Exception as exc:
+            _log_unrecorded(exc, "recipe %s: the missed slot could not be recorded", name)
 
     # ---------------------------------------------------------------------- publishing
 
@@ -411,8 +411,8 @@ class Operations:
         log.error("%s", detail, exc_info=not isinstance(exc, BotError))
         try:
             self.store.record_run(PUBLISH_RUNS, "", now.astimezone(UTC), "failed", detail)
-        except Exception:
-            log.error("the failure could not be recorded", exc_info=True)
+        except Exception as exc:
+            _log_unrecorded(exc, "the failure could not be recorded")
         return detail
 
     def publish_job(self) -> None:
@@ -445,6 +445,15 @@ def _one_at_a_time(store: Store, key: int) -> Iterator[None]:
         finally:
             conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
             conn.commit()
+
+
+def _log_unrecorded(exc: Exception, message: str, *args: object) -> None:
+    """A run that could not be written down: one line when the cause is one citycrier
+    explains (the database is down: every job says so each minute), a traceback otherwise."""
+    if isinstance(exc, BotError):
+        log.error(message + ": %s", *args, exc)
+    else:
+        log.error(message, *args, exc_info=True)
 
 
 def _local(moment: datetime) -> str:

@@ -4,7 +4,8 @@
 Each template is read (UTF-8) and parsed once, however many recipes use it. For each recipe,
 every name its template and chart titles use must be one a template sees for that recipe
 (its breakdowns and series by name, `total`, `period`, ...), and every `chart("NAME")` must
-name one of the recipe's charts. Rendering on the data (`check --render`) finds what needs
+name one of the recipe's charts, and every template a template includes, imports or extends
+must be in the folder. Rendering on the data (`check --render`) finds what needs
 the figures themselves: a column the dataset lacks, a post too long.
 """
 
@@ -37,6 +38,13 @@ def template_problems(config: Config, recipes: Mapping[str, Recipe]) -> list[Pro
     parsed: dict[str, Any] = {}  # template file name -> its AST, or None when broken
     for path in sorted(config.templates_dir.glob("*.j2")):
         parsed[path.name] = _parse(env, path, problems)
+    for name, tree in parsed.items():
+        for line, wanted in _included(tree):
+            if not (config.templates_dir / wanted).is_file():
+                problems.append(Problem(str(config.templates_dir / name), f"line {line}",
+                                        f"includes {wanted!r}, which is not in "
+                                        f"{config.templates_dir}",
+                                        "create it or fix the include"))
     for recipe in recipes.values():
         tree = parsed.get(recipe.template)
         if tree is None:
@@ -150,6 +158,18 @@ def _unknown_names(tree: Any, known: set[str] | frozenset[str]) -> list[tuple[st
     unknown = [(name, line) for name, line in loaded.items()
                if name not in declared and name not in known]
     return sorted(unknown, key=lambda item: (item[1], item[0]))
+
+
+def _included(tree: Any) -> list[tuple[int, str]]:
+    """(line, name) of each template a tree includes, imports or extends by a fixed name."""
+    if tree is None:
+        return []
+    from jinja2 import nodes
+
+    return [(node.lineno, node.template.value)
+            for node in tree.find_all((nodes.Include, nodes.Import, nodes.FromImport,
+                                       nodes.Extends))
+            if isinstance(node.template, nodes.Const) and isinstance(node.template.value, str)]
 
 
 def _chart_calls(tree: Any) -> list[tuple[str, int]]:

@@ -176,3 +176,13 @@ def test_queue_comes_in_pages_with_limit_and_offset(project):
     assert [line.split()[0] for line in out.splitlines()] == ["5", "4", "3", "2", "1"]
     code, _, err = cli(project, "queue", "--limit", "0")
     assert code == 2 and "--limit" in err
+
+
+@pytest.mark.parametrize("command", ["check", "queue"])
+def test_a_dotenv_that_is_not_utf8_is_named_with_its_line_and_column(project, command):
+    """A Latin-1 secret in .env is one line, like a Latin-1 config, never "unexpected"."""
+    (project / ".env").write_bytes(b"A=1\nCITYCRIER_SECRET_KEY=caf\xe9\n")
+    result = CliRunner().invoke(main, [command, "--config", str(project / "config.toml")])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == (f"Error: {project / '.env'} is not UTF-8 at line 2, column 25: "
+                             f"save it as UTF-8\n")

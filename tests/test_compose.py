@@ -114,3 +114,26 @@ def test_more_than_four_charts_in_a_post(tmp_path):
 def test_render_posts_keeps_chart_only_post(tmp_path):
     env = env_with(tmp_path, "{{ chart('top') }}")
     assert render_posts(env, "t.j2", {}, {"top"}, "r") == [Post("", ("top",))]
+
+
+@pytest.mark.parametrize("footer, expected", [
+    (None, "Error: template baton_rouge_crime_monthly.j2 includes 'footer.j2', which is not "
+           "in {templates} (create it or fix the include)\n"),
+    (b"Donn\xe9es: {{ source.label }}\n",
+     "Error: {templates}/footer.j2 is not UTF-8 at line 1, column 5: save it as UTF-8\n")])
+def test_an_included_template_at_fault_is_the_one_named(project: Path, footer: bytes | None,
+                                                         expected: str) -> None:
+    """Not the recipe's own template, which is fine: the one it includes."""
+    from click.testing import CliRunner
+
+    from bot.cli import main
+
+    templates = project / "templates"
+    with (templates / "baton_rouge_crime_monthly.j2").open("a", encoding="utf-8") as fh:
+        fh.write('{% include "footer.j2" %}\n')
+    if footer is not None:
+        (templates / "footer.j2").write_bytes(footer)
+    result = CliRunner().invoke(main, ["preview", "baton_rouge_crime_monthly", "--config",
+                                       str(project / "config.toml")])
+    assert (result.exit_code, result.stdout) == (1, "")
+    assert result.stderr == expected.format(templates=templates)

@@ -120,8 +120,37 @@ CASES = [
      "missed_slot_grace_minutes = 60)"),
     ("posts/baltimore_311_weekend.toml", 'schedule = "0 8 * * MON"',
      'schedule = "0 9 31 2 *"',
-     "schedule: '0 9 31 2 *' never fires in the next 5 years (check the day and month "
-     "fields: February has no 30th or 31st)"),
+     "schedule: '0 9 31 2 *' never fires in the next 5 years (check the day, month "
+     "and weekday fields, which must all match at once: February has no 30th or 31st)"),
+    # weekdays as the scheduler counts them (1 = Monday): February 29th on a Monday is 2044
+    ("posts/baltimore_311_weekend.toml", 'schedule = "0 8 * * MON"',
+     'schedule = "0 8 29 2 1"',
+     "schedule: '0 8 29 2 1' never fires in the next 5 years (check the day, month "
+     "and weekday fields, which must all match at once: February has no 30th or 31st)"),
+    ("posts/baltimore_311_weekend.toml", 'noun = "requests"',
+     'noun = "requests"\nstale_after = "0 hours"',
+     "stale_after: '0 hours' would call every dataset stale (write e.g. \"3 days\", or "
+     "leave stale_after out)"),
+    ("posts/baltimore_311_weekend.toml", 'period = "last_weekend"',
+     'period = "last_weekend"\n[[source.filters]]\nfield = "SRType"\nop = ">="\n'
+     'value = ["A", "B"]',
+     "source.filters[0].value: is a list, which op = '>=' cannot compare with (a portal "
+     "would use only 'A') (write one value, or op = \"in\" / \"not in\" for a list)"),
+    ("templates/baltimore_311_weekend.j2", "{% endif %}\n---\n{% if source.synthetic %}",
+     '{% endif %}\n{% include "footer.j2" %}\n---\n{% if source.synthetic %}',
+     "line 12: includes 'footer.j2', which is not in {templates} (create it or fix the "
+     "include)"),
+    # a wrong type's example is the setting's own; a URL's password is never shown
+    ("config.toml", "port = 8080", 'port = "80"',
+     "web.port: must be an int, not str '80' (write port = 8080)"),
+    ("config.toml", 'url = "sqlite:///state/citycrier.db"',
+     'url = "postgres://cc:hunter2@db:5432/cc"',
+     "storage.url: 'postgres://cc:***@db:5432/cc' is not a supported database URL (write "
+     "\"postgresql://\" rather than \"postgres://\")"),
+    ("config.toml", 'url = "sqlite:///state/citycrier.db"',
+     'url = "mysql://cc:p@ss@db/cc"',
+     "storage.url: 'mysql://cc:***@db/cc' is not a supported database URL (use "
+     "\"sqlite:///path/to/citycrier.db\" or \"postgresql://user@host/db\")"),
     ("config.toml", 'app_token_env = "CITYCRIER_SOCRATA_APP_TOKEN"',
      'app_token_env = "abcd-efgh-ijkl-mnop"',
      "portals.open_data_br.app_token_env: is not the name of an environment variable (is it "
@@ -170,6 +199,15 @@ def assert_one_line(project: Path, file: str, old: str, new: str, expected: str,
     # the line names the file at fault: the edited one, or the recipe whose render failed
     assert matching[0].startswith((str(path), str(project / "posts")))
     assert lines[-1].startswith("Error: ") and lines[-1].endswith("found")
+
+
+@pytest.mark.parametrize("schedule", ["0 8 * * 7", "0 8 * * 5-7", "0 8 * * SUN"])
+def test_sunday_as_7_passes_check_as_the_scheduler_reads_it(project, schedule):
+    """crontab's 7 is Sunday, as the scheduler runs it; check reads the schedule the same."""
+    edit(project / "posts/baltimore_311_weekend.toml", 'schedule = "0 8 * * MON"',
+         f'schedule = "{schedule}"')
+    code, lines = run_check(project)
+    assert (code, len(lines)) == (0, 1), lines
 
 
 def test_every_problem_is_reported_not_just_the_first(project):

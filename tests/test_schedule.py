@@ -352,6 +352,37 @@ def test_schedulers_starting_together_on_postgres_catch_up_once(
         ops.store.close()
 
 
+@pytest.mark.postgres
+def test_a_database_outage_is_one_line_per_job_in_the_log(
+        tmp_path: Path, sample_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """PostgreSQL stops under a running scheduler: each minute's jobs log what failed in one
+    line, and that the failure could not be recorded (the same outage) in one more, with no
+    traceback for an outage citycrier explains."""
+    from tests.servers.postgres import run_postgres
+
+    with run_postgres() as pg:  # its own server: this test stops it
+        url = pg.create_database("outage")
+        ops = operations(write_project(tmp_path, sample_dir, url, daily={}),
+                         draft=FakeDrafter())
+        pg.stop()
+        try:
+            with caplog.at_level(logging.ERROR, logger="bot.schedule"):
+                report = ops.publish_pass(at(5, 9, 1))
+        finally:
+            pg.start()
+        down = (f"cannot reach the database {url}: connection refused: is PostgreSQL "
+                f"running? `pg_isready -h 127.0.0.1 -p {pg.port}` (or fix [storage] url in "
+                f"config.toml)")
+        assert report.errors == [f"expiring overdue drafts: {down}", f"publishing: {down}"]
+        logged = [(r.getMessage(), bool(r.exc_info)) for r in caplog.records
+                  if r.name == "bot.schedule"]
+        assert logged == [(f"expiring overdue drafts: {down}", False),
+                          (f"the failure could not be recorded: {down}", False),
+                          (f"publishing: {down}", False),
+                          (f"the failure could not be recorded: {down}", False)]
+        ops.store.close()
+
+
 def test_a_stopped_operation_starts_no_new_work(tmp_path: Path, sample_dir: Path) -> None:
     cfg = write_project(tmp_path, sample_dir, daily={})
     drafter = FakeDrafter()

@@ -17,6 +17,8 @@ def test_loops_sets_macros_globals_and_guarded_names_are_not_problems(project: P
         "{% if extra is defined %}{{ extra }}{% endif %}{{ chart(\"top_requests\") }}\n"
         "{% import \"parts.j2\" as parts %}{% from \"parts.j2\" import line as say_line %}"
         "{{ parts.intro() }} {{ say_line(source.label) }}\n")
+    (project / "templates" / "parts.j2").write_text(
+        "{% macro intro() %}Hi.{% endmacro %}{% macro line(a) %}{{ a }}{% endmacro %}\n")
     config = load_config(project / "config.toml")
     assert template_problems(config, load_recipes(config)) == []
 

@@ -154,7 +154,8 @@ class ArcGISSource:
     def fetch(self, query: Query) -> Answer:
         local.check_query(self.portal.name, query)
         layer = self.layer(query.dataset)
-        local.check_columns(self.portal.name, query, [n for n, _ in layer.fields])
+        local.check_columns(self.portal.name, query, [n for n, _ in layer.fields],
+                            dict(layer.aliases))
         why = self._why_local(query, layer)
         if why:
             log.info("portal %r: %s; paging raw rows of %s and aggregating locally",

@@ -58,12 +58,14 @@ def check_query(portal: str, q: Query) -> None:
         raise SourceError(portal, f"cannot run {q.describe()}: {problems[0]}", "fix the recipe")
 
 
-def check_columns(portal: str, q: Query, existing: Sequence[str]) -> None:
-    """Raise SchemaError naming the first column `q` needs that the dataset lacks."""
+def check_columns(portal: str, q: Query, existing: Sequence[str],
+                  labels: Mapping[str, str] | None = None) -> None:
+    """Raise SchemaError naming the first column `q` needs that the dataset lacks (with
+    `labels`, the display names, it can say which column a display name stands for)."""
     have = set(existing)
     for column in q.columns():
         if column not in have:
-            raise SchemaError(portal, q.dataset, column, list(existing))
+            raise SchemaError(portal, q.dataset, column, list(existing), labels)
 
 
 def key_text(value: Any) -> str:

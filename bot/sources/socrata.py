@@ -67,6 +67,13 @@ FIXED_TYPES = {"date", "fixed_timestamp"}
 _TRUNC = {"day": "date_trunc_ymd", "week": "date_trunc_ymd", "month": "date_trunc_ym",
           "year": "date_trunc_y"}
 _PLAIN_NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
+# SoQL's keywords (soql-reference's Tokens.scala): a column with one of these names (`order`,
+# `group`, `from`) is a syntax error bare, so it goes in backticks like any odd name.
+RESERVED = frozenset({
+    "select", "distinct", "except", "as", "where", "group", "having", "order", "limit",
+    "offset", "search", "from", "join", "on", "inner", "outer", "left", "right", "full",
+    "lateral", "asc", "desc", "is", "between", "in", "like", "and", "or", "not", "null",
+    "true", "false"})
 VIEW_TYPES = {"calendar_date": "floating_timestamp", "date": "fixed_timestamp"}  # view -> SODA2
 PLAIN_TYPES = {"text": "text", "url": "text", "email": "text", "phone": "text",
                "checkbox": "boolean", "point": "location", "location": "location",
@@ -116,8 +123,13 @@ def quote_text(value: Any) -> str:
 
 
 def name_of(column: str) -> str:
-    """A column as SoQL writes it: bare when plain, else in backticks."""
-    return column if _PLAIN_NAME.match(column) else f"`{column}`"
+    """A column as SoQL writes it: bare when plain, else (odd characters, or a keyword such
+    as `order`) in backticks.
+
+    >>> name_of("district"), name_of("order"), name_of("Date & Time")
+    ('district', '`order`', '`Date & Time`')
+    """
+    return column if _PLAIN_NAME.match(column) and column not in RESERVED else f"`{column}`"
 
 
 class SocrataSource:
@@ -159,7 +171,7 @@ class SocrataSource:
         local.check_query(self.portal.name, query)
         view = self._view(query.dataset)
         types: dict[str, str] = view["columns"]
-        local.check_columns(self.portal.name, query, list(types))
+        local.check_columns(self.portal.name, query, list(types), view.get("labels"))
         why = self._why_local(query, types)
         if why:
             log.info("portal %r: %s; paging raw rows of %s and aggregating locally",

@@ -11,8 +11,9 @@ the real one answers (see tests/sources/test_socrata.py, which checks it against
   `Last-Modified`, `ETag` and `X-SODA2-Truth-Last-Modified` headers; `If-None-Match` -> 304;
 - the real error bodies: 404 `dataset.missing`, 400 `query.soql.no-such-column` (errorCode
   shape) and `query.compiler.malformed` (code shape), SODA 3's 403 without a token;
-- a strict parser where real SoQL is strict: `in ()` is malformed; a bare word that is not
-  a column (`= nan`, `= inf`) is "no such column"; a checkbox compared with a quoted or
+- a strict parser where real SoQL is strict: `in ()` is malformed, and so is a keyword used
+  bare as a column name (`order = 'x'`: such a column is written in backticks); a bare word
+  that is not a column (`= nan`, `= inf`) is "no such column"; a checkbox compared with a quoted or
   numeric literal (`flag = 'true'`) is `query.soql.type-mismatch`, as is `date_trunc_ym` of a
   fixed timestamp without a zone (SoQL's one-argument `date_trunc_*` take floating
   timestamps only); `to_floating_timestamp(fixed, 'Zone')` and `date_trunc_ym(fixed, 'Zone')`
@@ -50,6 +51,10 @@ OBJECT_TYPES = {"point", "location", "multipoint", "line", "polygon", "multipoly
 VIEW_TYPES = {"floating_timestamp": "calendar_date", "fixed_timestamp": "date"}
 _KEYWORDS = {"and", "or", "not", "in", "is", "null", "as", "asc", "desc", "between", "like",
              "true", "false", "distinct"}
+# every SoQL keyword (soql-reference's Tokens.scala); bare, one cannot name a column
+_RESERVED = _KEYWORDS | {"select", "except", "where", "group", "having", "order", "limit",
+                         "offset", "search", "from", "join", "on", "inner", "outer", "left",
+                         "right", "full", "lateral"}
 _AGGREGATES = {"count", "sum", "avg", "min", "max"}
 _TRUNC = {"date_trunc_ymd": (10, "T00:00:00.000"), "date_trunc_ym": (7, "-01T00:00:00.000"),
           "date_trunc_y": (4, "-01-01T00:00:00.000")}
@@ -205,6 +210,8 @@ class SoqlTranslator:
                 kind = inner_kind if name in ("min", "max") else "number"
                 i = close + 1
                 continue
+            if t == "word" and v.lower() in _RESERVED - _KEYWORDS:
+                raise malformed(self.text, p, f"Expected an expression, but got `{v}'")
             if t == "word" and v.lower() in _KEYWORDS:
                 sql.append(v.upper())
             elif t in ("word", "tick"):

@@ -107,8 +107,12 @@ def test_a_missing_column_names_what_exists() -> None:
     with pytest.raises(SchemaError) as caught:
         check_columns("demo", Query("x", group_by="SRtype"), ["SRType", "CreatedDate"])
     assert str(caught.value) == ("portal 'demo': dataset 'x' has no column 'SRtype'; it has: "
-                                 "SRType, CreatedDate (fix the recipe's column name, or the "
-                                 "dataset changed its schema)")
+                                 "SRType, CreatedDate (did you mean 'SRType'? column names "
+                                 "are case-sensitive)")
+    with pytest.raises(SchemaError) as caught:
+        check_columns("demo", Query("x", group_by="Kind"), ["SRType", "CreatedDate"])
+    assert str(caught.value).endswith("(fix the recipe's column name, or the dataset changed "
+                                      "its schema)")
 
 
 # -- the same answers as the file portal, on the real files --------------------------------

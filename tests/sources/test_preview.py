@@ -248,13 +248,38 @@ def test_no_last_updated_time_is_a_guard_reason(portals: Portals, portal: str) -
 @pytest.mark.koop
 @pytest.mark.realdata
 @pytest.mark.parametrize("portal", ["file", "socrata", "ckan"])
-def test_a_stale_window_under_a_day_is_worded_in_hours(portals: Portals, portal: str) -> None:
-    portals.recipe("fresh", portal, extra='stale_after = "2 hours"')
-    code, out, err = portals.run("preview", "fresh", "--as-of", "2026-11-03T04:00")
+@pytest.mark.parametrize("limit, as_of, before", [
+    ("2 hours", "2026-11-03T04:00", "5 hours before 2026-11-03 04:00 CST"),
+    # 30 hours against a 1-day limit: never "1 day before", which reads as within the limit
+    ("1 day", "2026-11-04T05:00", "1 day and 6 hours before 2026-11-04")])
+def test_a_stale_age_is_worded_in_hours_and_never_as_the_limit_itself(
+        portals: Portals, portal: str, limit: str, as_of: str, before: str) -> None:
+    portals.recipe("fresh", portal, extra=f'stale_after = "{limit}"')
+    code, out, err = portals.run("preview", "fresh", "--as-of", as_of)
     assert (code, out) == (1, "")
     assert err == (f"Error: recipe 'fresh': the dataset {DATASETS[portal]} was last updated "
-                   f"2026-11-02 23:00 CST, 5 hours before 2026-11-03 04:00 CST; the recipe "
-                   f"skips data older than 2 hours (stale_after): nothing drafted\n")
+                   f"2026-11-02 23:00 CST, {before}; the recipe skips data older than "
+                   f"{limit} (stale_after): nothing drafted\n")
+
+
+@pytest.mark.koop
+@pytest.mark.realdata
+@pytest.mark.parametrize("portal, written, meant", [
+    ("socrata", "Incident Type", "'Incident Type' is the display name of column 'kind': a "
+                                 "recipe writes the field name, 'kind'"),
+    ("arcgis", "Date & Time", "'Date & Time' is the display name of column 'occurred': a "
+                              "recipe writes the field name, 'occurred'"),
+    *[(portal, "Kind", "did you mean 'kind'? column names are case-sensitive")
+      for portal in PORTALS]])
+def test_a_display_name_or_other_capitals_get_the_column_meant(
+        portals: Portals, portal: str, written: str, meant: str) -> None:
+    """`sources describe` shows display names; a recipe that uses one is told the field."""
+    portals.recipe("named", portal, extra=f'[breakdowns.kinds]\ngroup_by = "{written}"\n')
+    code, out, err = portals.preview("named")
+    assert (code, out) == (1, "")
+    assert err.startswith(f"Error: portal '{portal}': dataset '{DATASETS[portal]}' has no "
+                          f"column '{written}'; it has: ")
+    assert err.endswith(f" ({meant})\n")
 
 
 # -- 4: non-finite numbers -------------------------------------------------------------------

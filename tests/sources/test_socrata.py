@@ -256,8 +256,8 @@ def test_a_missing_column_lists_the_columns(socrata_fake: SocrataFake) -> None:
     assert str(caught.value) == (
         "portal 'baltimore': dataset 'wsfq-mvij' has no column 'Weapon'; it has: crimecode, "
         "crimedate, crimetime, description, district, location, location_1, neighborhood, "
-        "post, total_incidents, weapon (fix the recipe's column name, or the dataset changed "
-        "its schema)")
+        "post, total_incidents, weapon (did you mean 'weapon'? column names are "
+        "case-sensitive)")
     assert data_requests(socrata_fake) == []  # caught before asking for data
 
 
@@ -455,6 +455,32 @@ def test_fake_refuses_a_quoted_boolean_on_a_checkbox(strict: SocrataFake) -> Non
     nulls = httpx.get(strict.url + "/resource/strict-0001.json",
                       params={"$where": "(kind in ('b') OR kind IS NULL)", "$select": "mag"})
     assert nulls.json() == [{"mag": "2"}]
+
+
+def test_a_column_named_like_a_soql_keyword_goes_in_backticks(socrata_fake: SocrataFake) -> None:
+    """`order`, `group`, `from` are SoQL keywords: bare, real Socrata cannot parse them (and
+    the fake refuses them the same way); in backticks they are columns like any other."""
+    socrata_fake.add_dataset("kwds-0001", [("order", "text"), ("group", "text"),
+                                           ("from", "number"), ("date", "text")],
+                             [{"order": "a", "group": "x", "from": "1", "date": "d"},
+                              {"order": "a", "group": "x", "from": "2"},
+                              {"order": "b", "group": "x", "from": "3"},
+                              {"order": "b", "group": "y", "from": "4"}])
+    bare = httpx.get(socrata_fake.url + "/resource/kwds-0001.json",
+                     params={"$where": "order = 'a'"})
+    assert (bare.status_code, bare.json()["code"]) == (400, "query.compiler.malformed")
+    assert bare.json()["message"].endswith("character 1: Expected an expression, but got "
+                                           "`order'")
+    src = source(socrata_fake)
+    query = Query("kwds-0001", group_by="order", measure=Measure("sum", "from"),
+                  filters=(Filter("group", "=", "x"), Filter("from", ">=", 1)))
+    assert src.fetch(query).rows == (("a", 3.0), ("b", 3.0))
+    sent = data_requests(socrata_fake)[-1]
+    assert (sent["$select"], sent["$where"], sent["$group"]) == (
+        "`order` AS cc_key, sum(`from`) AS cc_value", "`group` = 'x' AND `from` >= 1",
+        "`order`")
+    assert src.fetch(Query("kwds-0001", group_by="date")).rows == (("(blank)", 3.0),
+                                                                   ("d", 1.0))
 
 
 def test_fake_truncates_a_fixed_timestamp_only_in_a_named_zone(strict: SocrataFake) -> None:
