@@ -8,7 +8,9 @@ revisions, 50 audit rows and a chart; the others 1 revision and 2 audit rows), s
 connection each, each sending its next request when the last one answered): p50/p95/p99
 latency and response bytes, beside the baseline measured in the same run, /healthz (no
 session, one SELECT 1). About 2,000 requests in all. Printed, not asserted. The client and
-the server share this machine's cores.
+the server share this machine's cores. The desk keeps pages as drawn until the store changes
+(bot/web/cache.py), so the queue and draft pages are then asked again while another
+connection commits 10 times a second: each commit has them drawn afresh.
 
     .venv/bin/python bench/web.py [--clients 50] [--requests 250] [--drafts 10000]
 
@@ -29,6 +31,8 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
@@ -187,6 +191,33 @@ def load(url: str, path: str, cookies: httpx.Cookies, clients: int,
 
 
 GOAL_MS = 50.0
+CHANGES_PER_SECOND = 10  # far busier than a city's desk: a change every few minutes
+
+
+@contextmanager
+def changing(config_path: Path, per_second: int) -> Iterator[None]:
+    """Commit an audit row `per_second` times a second through a store of its own (as the
+    scheduler or the CLI would, from another process) while the block runs."""
+    from bot.config import load_config
+    from bot.store import Store
+
+    store = Store(load_config(config_path).storage_url)
+    stop = threading.Event()
+
+    def write() -> None:
+        n = 0
+        while not stop.wait(1 / per_second):
+            n += 1
+            store.add_audit(None, "bench", "note", f"change {n}")
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        writer.join(timeout=10)
+        store.close()
 
 
 def main() -> None:
@@ -225,6 +256,17 @@ def main() -> None:
                           f"{r['p95']:>8.1f}{r['p99']:>8.1f}{r['bytes']:>9,.0f}"
                           f"{r['errors']:>7.0f}")
                 print()
+            with changing(config_path, CHANGES_PER_SECOND):  # every change: pages redrawn
+                for clients, requests in ((1, max(1, args.requests // 5)),
+                                          (args.clients, args.requests)):
+                    for label, path in (("queue, the store changing: /queue", "/queue"), (
+                            f"draft, the store changing: /drafts/{long}", f"/drafts/{long}")):
+                        r = load(url, path, cookies, clients, requests)
+                        print(f"{label:<52}{clients:>8}{r['rps']:>8.1f}{r['p50']:>8.1f}"
+                              f"{r['p95']:>8.1f}{r['p99']:>8.1f}{r['bytes']:>9,.0f}"
+                              f"{r['errors']:>7.0f}")
+            print(f"(the store changing: another connection commits {CHANGES_PER_SECOND} times "
+                  f"a second, so the kept pages are drawn again after each)\n")
             n = args.clients
             base = results[f"/healthz x{n}"]["p95"]
             for name, path in (("queue", "/queue"), ("draft", f"/drafts/{long}")):

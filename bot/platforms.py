@@ -259,6 +259,16 @@ def save_limits(state_dir: Path, account: str, limits: dict[str, int]) -> None:
     tmp.replace(path)
 
 
+def limits_stamp(state_dir: Path) -> tuple[tuple[str, int, int, int], ...]:
+    """Which limits files there are and when each last changed: a page measured against them
+    is stale once this differs (bot.web.cache)."""
+    try:
+        found = [(p.name, p.stat()) for p in state_dir.glob("limits-*.json")]
+    except OSError:
+        return ()
+    return tuple(sorted((name, st.st_ino, st.st_mtime_ns, st.st_size) for name, st in found))
+
+
 def read_limits(state_dir: Path, account: str) -> dict[str, int]:
     """The limits last saved for ``account``; {} if none were (offline: defaults apply)."""
     try:

@@ -134,6 +134,18 @@ def test_post_limits_read_what_the_account_saved(tmp_path: Path) -> None:
     assert json.loads((tmp_path / "limits-second.json").read_text()) == {"max_characters": 5000}
 
 
+def test_limits_stamp_names_each_saved_file_and_its_change(tmp_path: Path) -> None:
+    from bot.platforms import limits_stamp
+
+    assert limits_stamp(tmp_path / "none yet") == ()
+    save_limits(tmp_path, "first", {"max_characters": 1000})
+    (tmp_path / "sessions.json").write_text("{}")  # not a limits file
+    stamp = limits_stamp(tmp_path)
+    assert [(name, size) for name, _, _, size in stamp] == [("limits-first.json", 25)]
+    save_limits(tmp_path, "first", {"max_characters": 50000})
+    assert limits_stamp(tmp_path) != stamp
+
+
 def test_measuring_imports_no_client_library() -> None:
     code = ("import sys; from bot.limits import measure_post; "
             "[measure_post('hi https://a.org', p) for p in ('x', 'bluesky', 'mastodon')]; "

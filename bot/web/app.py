@@ -30,10 +30,12 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.errors import BotError
+from bot.platforms import limits_stamp
 from bot.settings import Config
 from bot.store import Store
 from bot.web import views_draft, views_queue
 from bot.web.auth import Clock, LoginLimiter, SessionCookies, SessionMiddleware
+from bot.web.cache import PageCache
 from bot.web.pages import Desk, environment, render
 from bot.web.views_auth import login_page, login_submit, logout, signed_in
 
@@ -99,8 +101,8 @@ def _routes() -> list[Route | Mount]:
         Route("/logout", signed_in(logout), methods=["POST"]),
         Route("/healthz", q.healthz, methods=["GET"]),
         Route("/", signed_in(q.home), methods=["GET"]),
-        Route("/queue", signed_in(q.queue), methods=["GET"]),
-        Route("/drafts/{draft_id:int}", signed_in(d.draft_page), methods=["GET"]),
+        Route("/queue", signed_in(q.queue, kept=True), methods=["GET"]),
+        Route("/drafts/{draft_id:int}", signed_in(d.draft_page, kept=True), methods=["GET"]),
         Route("/drafts/{draft_id:int}/charts/{index:int}.png", signed_in(d.chart_image),
               methods=["GET"]),
         Route("/drafts/{draft_id:int}/edit", signed_in(d.edit_page), methods=["GET"]),
@@ -137,7 +139,8 @@ def create_app(config: Config, *, store: Store | None = None, clock: Clock | Non
     clock = clock or store.clock
     cookies = SessionCookies(secret or secret_key(config), config.web.session_hours, clock)
     desk = Desk(config=config, store=store, clock=clock, cookies=cookies,
-                limiter=limiter or LoginLimiter(clock), env=environment())
+                limiter=limiter or LoginLimiter(clock), env=environment(),
+                pages=PageCache(store, clock, lambda: limits_stamp(config.state_dir)))
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -149,6 +152,7 @@ def create_app(config: Config, *, store: Store | None = None, clock: Clock | Non
         yield
         if task is not None:
             task.cancel()
+        desk.pages.close()
 
     app = Starlette(
         routes=_routes(), lifespan=lifespan,

@@ -7,7 +7,7 @@ escaped wherever they appear; links taken from data are shown only when they are
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import jinja2
@@ -33,6 +33,7 @@ from bot.store import (
     Store,
 )
 from bot.web.auth import Clock, LoginLimiter, SessionCookies, User, csrf_token
+from bot.web.cache import PageCache, note_until
 
 PLATFORM_NAMES = {name: p.label for name, p in REGISTRY.items()}
 STATE_WORDS = {
@@ -59,6 +60,7 @@ class Desk:
     cookies: SessionCookies
     limiter: LoginLimiter
     env: jinja2.Environment
+    pages: PageCache
     max_grades: dict[str, float] = field(default_factory=dict)
 
     def max_grade(self, recipe: str) -> float:
@@ -119,6 +121,25 @@ def relative(moment: datetime, now: datetime) -> str:
     return f"in {words}" if seconds > 0 else f"{words} ago"
 
 
+def relative_until(moment: datetime, now: datetime) -> datetime:
+    """Until when `relative(moment, now)` reads the same: every unit is whole minutes, so
+    until the distance's next whole minute (within a minute of the moment, a minute after).
+
+    >>> from datetime import UTC
+    >>> t = datetime(2026, 11, 2, 9, tzinfo=UTC)
+    >>> relative_until(t + timedelta(hours=3, seconds=10), t) - t
+    datetime.timedelta(seconds=10)
+    >>> relative_until(t - timedelta(minutes=2, seconds=10), t) - t
+    datetime.timedelta(seconds=50)
+    """
+    seconds = (moment - now).total_seconds()
+    if abs(seconds) < 60:
+        return moment + timedelta(seconds=60)  # "now" until it is a minute ago
+    if seconds > 0:
+        return now + timedelta(seconds=seconds % 60)
+    return now + timedelta(seconds=60 - (-seconds) % 60)
+
+
 def environment() -> jinja2.Environment:
     env = jinja2.Environment(
         loader=jinja2.PackageLoader("bot", "web/templates"), autoescape=True,
@@ -140,11 +161,17 @@ def render(request: Request, template: str, status: int = 200, *, user: User | N
     session = request.scope["session"]
     now = desk.clock()
     tz = desk.config.timezone
+
+    def ago(moment: datetime | None) -> str:
+        if not moment:
+            return ""
+        note_until(request.scope, relative_until(moment, now))  # a kept page ends then
+        return relative(moment, now)
+
     html = desk.env.get_template(template).render(
         request_path=request.url.path, user=user, csrf=csrf_token(session, desk.cookies),
         flash=session.pop("flash", None), now=now,
-        when=lambda dt: local_time(dt, tz) if dt else "",
-        ago=lambda dt: relative(dt, now) if dt else "", **context)
+        when=lambda dt: local_time(dt, tz) if dt else "", ago=ago, **context)
     return HTMLResponse(html, status_code=status, headers={"Cache-Control": "no-store"})
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -26,12 +26,14 @@ def _too_big(request: Request) -> bool:
     return not size.isdigit() or int(size) > MAX_BODY
 
 
-def authenticate(desk: Desk, session: dict[str, Any]) -> User | None:
-    """The signed-in user, if the session names an active one whose password is unchanged."""
+def authenticate(desk: Desk, session: dict[str, Any], token: Hashable | None = None) -> User | None:
+    """The signed-in user, if the session names an active one whose password is unchanged
+    (read once per store change token, when one is given: see bot.web.cache)."""
     name = session.get("user")
     if not isinstance(name, str) or not name:
         return None
-    found = session_stamp(desk.store, name)
+    found = desk.pages.remember(("stamp", name), token,
+                                lambda: session_stamp(desk.store, name))
     if found is None or found[1] != session.get("stamp"):
         return None
     return User(name, found[0], str(session["csrf"]))
@@ -42,18 +44,26 @@ def error_page(request: Request, status: int, title: str, message: str,
     return render(request, "error.html", status, user=user, title=title, message=message)
 
 
-def signed_in(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
+def signed_in(handler: Handler, *, kept: bool = False) -> Callable[[Request],
+                                                                     Awaitable[Response]]:
     """Wrap a view: refuse anonymous requests and forms without the session's CSRF token.
 
     The view itself runs in a worker thread (it talks to the database); a page (GET) is
-    authenticated and drawn in the same trip to that thread."""
+    authenticated and drawn in the same trip to that thread. A `kept` page is drawn once
+    per store change and person (bot.web.cache)."""
 
     def page(request: Request) -> Response:
-        user = authenticate(desk_of(request), request.scope["session"])
+        desk = desk_of(request)
+        token = desk.pages.token()  # before any row the page shows is read
+        user = authenticate(desk, request.scope["session"], token)
         if user is None:
             target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
             return RedirectResponse("/login?" + urlencode({"next": target}), 303)
-        return handler(request, user, None)
+        if not kept:
+            return handler(request, user, None)
+        key = (request.url.path, request.url.query, user.name, user.role)
+        return desk.pages.page(request.scope, key, token, user.csrf,
+                               lambda: handler(request, user, None))
 
     async def endpoint(request: Request) -> Response:
         if request.method in ("GET", "HEAD"):

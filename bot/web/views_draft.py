@@ -28,6 +28,7 @@ from bot.review import (
 )
 from bot.store import PENDING, TRANSITIONS, Draft
 from bot.web.auth import User
+from bot.web.cache import note_until
 from bot.web.pages import Desk, desk_of, flash, page_number, relative, render, safe_url
 from bot.web.preview import NAMES, build_preview
 from bot.web.queries import HISTORY_PAGE, DraftRows, chart_infos, chart_png, draft_rows
@@ -124,6 +125,9 @@ def show_draft(request: Request, desk: Desk, user: User, draft: Draft,
                rows: DraftRows | None = None, *, status: int = 200,
                error: str = "", background: BackgroundTask | None = None) -> Response:
     rows = rows or draft_rows(desk.store, draft.id)
+    now = desk.clock()  # the page reads otherwise once the slot passes, and then each minute
+    note_until(request.scope, draft.slot_at if draft.slot_at > now else
+               now.replace(second=0, microsecond=0) + timedelta(minutes=1))
     pages = max(1, -(-rows.audit_total // HISTORY_PAGE))
     page = page_number(request, "history")
     response = render(
