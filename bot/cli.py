@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 import click
 
 from bot.errors import BotError, CheckFailed
+from bot.platforms import spoken_labels
 
 log = logging.getLogger("bot")
 
@@ -119,22 +120,25 @@ def actor_option(f: Any) -> Any:
                         show_default="$USER", help="Who is acting (recorded in the audit).")(f)
 
 
-@click.group(cls=Group, context_settings={"help_option_names": ["-h", "--help"]})
+MAIN_HELP = f"""citycrier: a town crier for a city's open data.
+
+Drafts plain-voice threads with charts from open data portals, queues them for approval,
+and posts approved threads to {spoken_labels()} (or to an outbox folder).
+
+\b
+Quick start:
+  citycrier demo                 draft every demo recipe on the synthetic sample
+  citycrier check                validate config.toml, posts/ and templates/
+  citycrier preview NAME         show a recipe's thread without storing it
+"""
+
+
+@click.group(cls=Group, help=MAIN_HELP, context_settings={"help_option_names": ["-h", "--help"]})
 @config_option
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail to stderr.")
 @click.version_option(package_name="citycrier")
 def main(config_path: Path | None, verbose: bool) -> None:
-    """citycrier: a town crier for a city's open data.
-
-    Drafts plain-voice threads with charts from open data portals, queues them for
-    approval, and posts approved threads to X, Bluesky and Mastodon (or to an outbox folder).
-
-    \b
-    Quick start:
-      citycrier demo                 draft every demo recipe on the synthetic sample
-      citycrier check                validate config.toml, posts/ and templates/
-      citycrier preview NAME         show a recipe's thread without storing it
-    """
+    """citycrier: a town crier for a city's open data (the help is MAIN_HELP)."""
     from bot.logs import setup_logging
 
     setup_logging(verbose)

@@ -29,12 +29,13 @@ def check(ctx: click.Context, config_path: Path | None, render: bool,
     """Validate config.toml, every recipe and template; with --render, render each too.
 
     Reports every problem found, one line each, and exits 1 if there are any. An account
-    whose credential variable is not set is a warning (exit 0).
+    whose credential variable is not set, and a platform that recipes list but no account
+    posts to, are warnings (exit 0).
     Example: citycrier check --render
     """
     from bot.cli import _config_path, _read_dotenv
     from bot.config import load_recipes, read_config
-    from bot.validation import template_problems, unset_credentials
+    from bot.validation import platforms_without_account, template_problems, unset_credentials
 
     problems: list[Problem] = []
     path = _config_path(ctx, config_path)
@@ -59,7 +60,8 @@ def check(ctx: click.Context, config_path: Path | None, render: bool,
                 build_thread(config, recipe, parse_as_of(as_of, config, recipe), charts=True)
             except BotError as exc:
                 problems.append(Problem(str(recipe.path), "", exc.message))
-    for warning in unset_credentials(config, os.environ):
+    skipped = [] if problems else platforms_without_account(config, recipes)  # errors first
+    for warning in unset_credentials(config, os.environ) + skipped:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     if problems:
         raise CheckFailed(problems)

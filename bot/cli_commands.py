@@ -12,7 +12,7 @@ import click
 
 from bot.cli import actor_option, config_option, load, main, open_store, parse_as_of
 from bot.errors import BotError
-from bot.platforms import names, post_limits
+from bot.platforms import label, names, post_limits
 
 PLATFORMS = names()
 
@@ -115,6 +115,10 @@ def preview(ctx: click.Context, name: str, config_path: Path | None, as_of: str 
 
     config = load(ctx, config_path)
     recipe = load_recipe(config, name)
+    if platform and platform not in recipe.platforms:
+        raise BotError(f"recipe {name!r} does not post to {label(platform)} (its platforms: "
+                       f"{', '.join(recipe.platforms)}): preview it without --platform, or "
+                       f"add \"{platform}\" to its platforms")
     if live:
         if recipe.source.live is None:
             raise BotError(f"recipe {name!r} has no [source.live] table naming a real portal "

@@ -8,11 +8,12 @@ import click
 
 from bot.cli import actor_option, config_option, load, main, open_store
 from bot.errors import BotError, PublishError
+from bot.platforms import spoken_labels
 
 
-@main.group()
+@main.group(help=f"The {spoken_labels()} accounts in config.toml.")
 def accounts() -> None:
-    """The X, Bluesky and Mastodon accounts in config.toml."""
+    """The accounts in config.toml, one per platform or more."""
 
 
 @accounts.command("check")
@@ -64,6 +65,7 @@ def retract(ctx: click.Context, draft_id: int, config_path: Path | None, actor: 
     """
     from bot.publish.retract import retract_thread
     from bot.review import require_role
+    from bot.voice import plural
 
     config = load(ctx, config_path)
     store = open_store(config)
@@ -75,4 +77,4 @@ def retract(ctx: click.Context, draft_id: int, config_path: Path | None, actor: 
     deleted = retract_thread(config, store, draft_id, actor)
     for d in deleted:
         click.echo(f"deleted {d.platform} post {d.post}: {d.uri or d.remote_id}")
-    click.echo(f"draft {draft_id} retracted: {len(deleted)} posts deleted")
+    click.echo(f"draft {draft_id} retracted: {plural(len(deleted), 'post')} deleted")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from bot.errors import CheckFailed, Problem, not_utf8
@@ -303,6 +304,25 @@ def _read_portal(r: _Reader, name: str, raw: Any, root: Path) -> PortalConfig | 
     return PortalConfig(name=name, **t)
 
 
+def _server_problem(url: str) -> str:
+    """What is wrong with a server's address as an account's api_base, or "".
+
+    The API's paths (/api/v1/..., /2/tweets) are added to it, so it is the server alone.
+
+    >>> _server_problem("https://city.social/"), _server_problem("city.social")
+    ('', 'is not an http(s) URL')
+    >>> _server_problem("https://city.social/api/v1")
+    "has a path ('/api/v1'): give the server alone"
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an http(s) URL"
+    if parts.path.strip("/") or parts.query or parts.fragment:
+        extra = url[len(f"{parts.scheme}://{parts.netloc}"):]
+        return f"has a path ({extra!r}): give the server alone"
+    return ""
+
+
 def _read_account(r: _Reader, name: str, raw: Any) -> AccountConfig | None:
     where = f"accounts.{name}"
     t = r.table(raw, where, _ACCOUNT, required=("platform",))
@@ -314,15 +334,18 @@ def _read_account(r: _Reader, name: str, raw: Any) -> AccountConfig | None:
                "use " + " | ".join(REGISTRY))
         return None
     for key in REGISTRY[platform].account_keys:
-        if t.get(key):
+        if t.get(key) or key in raw:  # present but refused: noted once, by r.table
             continue
         if key.endswith("_env"):
             r.note(f"{where}.{key}", "is missing",
                    f'name the environment variable that holds it: {key} = "CITYCRIER_..."')
         else:
             r.note(f"{where}.{key}", "is missing", f'{key} = "https://..." (the server)')
-    if t.get("api_base", "https://").split("://")[0] not in ("http", "https"):
-        r.note(f"{where}.api_base", "is not an http(s) URL", 'api_base = "https://..."')
+    if "api_base" in t:
+        problem = _server_problem(t["api_base"])
+        if problem:
+            r.note(f"{where}.api_base", problem, 'api_base = "https://city.social" (the '
+                                                 'server itself, no path)')
     for key in ("visibility", "reply_visibility"):
         if key in t and t[key] not in VISIBILITIES:
             r.note(f"{where}.{key}", f"{t[key]!r} is not a visibility",

@@ -31,6 +31,9 @@ Adding a platform is one client module under ``bot/publish/`` and one entry in R
     Measurement(platform='mastodon', length=27, limit=500, unit='characters', ok=True)
     >>> names()
     ('x', 'bluesky', 'mastodon')
+
+Pages and help texts name the platforms through ``spoken_labels()`` ("X, Bluesky and
+Mastodon"), never a list of their own.
 """
 
 from __future__ import annotations
@@ -200,6 +203,16 @@ def mastodon_countable(text: str) -> str:
     for url in sorted(urls, key=lambda u: -u["indices"][0]):
         start, end = url["indices"]
         text = text[:start] + "x" * URL_LENGTH + text[end:]
+    return short_mentions(text)
+
+
+def short_mentions(text: str) -> str:
+    """Each mention @user@domain as @user: how Mastodon counts it, and how it shows a
+    mention it resolved in a status's ``content``.
+
+    >>> short_mentions("Thanks @parks@city.social and @bob, not info@city.gov")
+    'Thanks @parks and @bob, not info@city.gov'
+    """
     return str(_patterns()[1].sub(lambda m: "@" + m.group(1), text))
 
 
@@ -237,6 +250,16 @@ def label(name: str) -> str:
     """How pages and messages name a platform ("X", "Mastodon"); unknown names as given."""
     found = REGISTRY.get(name)
     return found.label if found else name
+
+
+def spoken_labels(last: str = "and") -> str:
+    """Every platform's label as a sentence names them.
+
+    >>> spoken_labels(), spoken_labels("or")
+    ('X, Bluesky and Mastodon', 'X, Bluesky or Mastodon')
+    """
+    labels = [p.label for p in REGISTRY.values()]
+    return f"{', '.join(labels[:-1])} {last} {labels[-1]}" if len(labels) > 1 else labels[0]
 
 
 def platform(name: str) -> Platform:

@@ -91,6 +91,28 @@ def unset_credentials(config: Config, environ: Mapping[str, str]) -> list[Proble
     return out
 
 
+def platforms_without_account(config: Config, recipes: Mapping[str, Recipe]) -> list[Problem]:
+    """Warnings: each platform that recipes list but no account posts to, when some account
+    is configured (with none at all, every thread goes to the outbox instead), one line per
+    platform naming the recipes. Publishing skips those platforms' threads."""
+    from bot.platforms import label
+
+    if not config.accounts:
+        return []
+    posted = {a.platform for a in config.accounts.values()}
+    listing: dict[str, list[str]] = {}
+    for name, recipe in sorted(recipes.items()):
+        for platform in recipe.platforms:
+            if platform not in posted:
+                listing.setdefault(platform, []).append(name)
+    return [Problem(str(config.path), "accounts",
+                    f"no {platform} account, so the {label(platform)} thread of "
+                    f"{', '.join(names)} is skipped when publishing",
+                    f'add an [accounts.NAME] table with platform = "{platform}", or remove '
+                    f'"{platform}" from those recipes\' platforms')
+            for platform, names in listing.items()]
+
+
 def _parse(env: Any, path: Path, problems: list[Problem]) -> Any:
     import jinja2
 

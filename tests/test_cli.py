@@ -101,6 +101,17 @@ def test_preview_stores_nothing(project):
     assert not (project / "state" / "citycrier.db").exists()
 
 
+def test_preview_of_a_platform_the_recipe_does_not_list_says_so(project):
+    recipe = project / "posts" / "baton_rouge_crime_monthly.toml"
+    recipe.write_text(recipe.read_text(encoding="utf-8").replace(
+        'platforms = ["bluesky", "x", "mastodon"]', 'platforms = ["mastodon"]'),
+        encoding="utf-8")
+    code, out, err = cli(project, "preview", "baton_rouge_crime_monthly", "--platform", "x")
+    assert (code, out, err) == (1, "", (
+        "Error: recipe 'baton_rouge_crime_monthly' does not post to X (its platforms: "
+        "mastodon): preview it without --platform, or add \"x\" to its platforms\n"))
+
+
 def test_demo_in_a_fresh_directory_with_the_readme_command(tmp_path):
     """`make demo`, as the README says, in a fresh copy of the project's tracked files."""
     if shutil.which("make") is None:

@@ -103,6 +103,43 @@ def test_accounts_check_says_which_accounts_work_and_posts_nothing(
     assert {(m, p) for m, p, _ in x_live.calls} == {("GET", "/2/users/me")}
 
 
+
+@pytest.fixture
+def web_page() -> Iterator[str]:
+    """A web site on 127.0.0.1 that answers every request 200 with an HTML page (what an
+    api_base naming the city's home page, not its Mastodon server, reaches)."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = b"<!doctype html><title>City Hall</title><p>Welcome</p>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+def test_accounts_check_on_a_site_that_is_not_mastodon_is_one_line(
+        tmp_path: Path, web_page: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MASTODON_ENV, "some-token")
+    config = write_config(tmp_path, mastodon_account_toml("cityhall_m", web_page))
+    assert cli(config, "accounts", "check") == (1, (
+        f"cityhall_m (mastodon): not working: the login: {web_page} answered 200 with "
+        f"something that is not the Mastodon API's answer (check that api_base is the "
+        f"Mastodon server)\n"), "Error: 1 of 1 accounts do not work (see above)\n")
+
 @pytest.mark.spec
 def test_accounts_check_verifies_a_mastodon_token_and_reads_the_instance_limits(
         tmp_path: Path, mastodon_live: Any, monkeypatch: pytest.MonkeyPatch) -> None:

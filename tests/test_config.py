@@ -301,10 +301,37 @@ def test_a_mastodon_account_needs_its_server_and_token(project, monkeypatch):
         f"variable that holds it: access_token_env = \"CITYCRIER_...\")",
         f"{where}: accounts.city_m.reply_visibility: 'everyone' is not a visibility (use "
         f"public | unlisted | private)",
-        f"{where}: accounts.city_m2.api_base: is not an http(s) URL (api_base = \"https://...\")",
+        f"{where}: accounts.city_m2.api_base: is not an http(s) URL (api_base = "
+        f"\"https://city.social\" (the server itself, no path))",
         f"{where}: accounts.city_fb.platform: 'facebook' is not a platform (use x | bluesky | "
         f"mastodon)",
     ]
+
+
+@pytest.mark.parametrize(("api_base", "token_env", "said"), [
+    ("https://city.social/", "CITYCRIER_MASTODON_TOKEN", []),  # a trailing slash is fine
+    ("https://city.social/api/v1", "CITYCRIER_MASTODON_TOKEN",
+     ["accounts.m.api_base: has a path ('/api/v1'): give the server alone (api_base = "
+      "\"https://city.social\" (the server itself, no path))"]),
+    ("https://", "CITYCRIER_MASTODON_TOKEN",
+     ["accounts.m.api_base: is not an http(s) URL (api_base = \"https://city.social\" (the "
+      "server itself, no path))"]),
+    ("https://city.social", "Zk9x-token-pasted-here", [  # said once, not also "missing"
+        "accounts.m.access_token_env: is not the name of an environment variable (is it the "
+        "secret itself? never write a secret here) (write access_token_env = "
+        "\"CITYCRIER_...\" and put the secret in that variable, in the environment or .env)"]),
+], ids=["trailing-slash", "path", "no-host", "secret-itself"])
+def test_a_mastodon_api_base_is_the_server_alone(project, monkeypatch, api_base, token_env,
+                                                 said):
+    monkeypatch.setenv("CITYCRIER_MASTODON_TOKEN", "set")
+    config = project / "config.toml"
+    config.write_text(config.read_text(encoding="utf-8") + (
+        f'\n[accounts.m]\nplatform = "mastodon"\napi_base = "{api_base}"\n'
+        f'access_token_env = "{token_env}"\n'), encoding="utf-8")
+    code, lines = run_check(project)
+    where = str(config.resolve())
+    assert (code, [line for line in lines if line.startswith(where)]) == (
+        1 if said else 0, [f"{where}: {line}" for line in said])
 
 
 def test_an_unset_credential_variable_is_a_warning_not_a_failure(project, monkeypatch):
@@ -320,11 +347,16 @@ def test_an_unset_credential_variable_is_a_warning_not_a_failure(project, monkey
         f"warning: {project / 'config.toml'}: accounts.cityhall_bluesky.app_password_env: "
         f"CITYCRIER_BSKY_APP_PASSWORD is not set (set it in the environment or .env before "
         f"this account posts)",
+        *[f"warning: {project / 'config.toml'}: accounts: no {name} account, so the {label} "
+          f"thread of baltimore_311_weekend, baton_rouge_crime_monthly, "
+          f"housing_recovery_progress is skipped when publishing (add an [accounts.NAME] "
+          f"table with platform = \"{name}\", or remove \"{name}\" from those recipes' "
+          f"platforms)" for name, label in (("x", "X"), ("mastodon", "Mastodon"))],
         "ok: config, 3 recipes and their templates are valid (`citycrier check --render` "
         "also renders each on its data)"]
     monkeypatch.setenv("CITYCRIER_BSKY_APP_PASSWORD", "xxxx-xxxx-xxxx-xxxx")
     code, lines = run_check(project)
-    assert code == 0 and not lines[0].startswith("warning")
+    assert code == 0 and not any("app_password_env" in line for line in lines)
 
 
 CLI = "import sys\nfrom bot.cli import main\nmain(sys.argv[1:], prog_name='citycrier')\n"

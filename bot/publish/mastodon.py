@@ -16,7 +16,8 @@ one error, so "never sent" (safe to retry) cannot be told from "answer lost" (ma
   for at most ``POLL_SECONDS``.
 - **Never twice**: every status create sends ``Idempotency-Key`` (the receipt's stored
   key): a retry within Mastodon's hour returns the first status. After an unknown outcome
-  ``find_post`` looks among the account's own recent statuses (same text, same parent) and
+  ``find_post`` looks among the account's own recent statuses (same text, a mention that
+  Mastodon resolved shown as @user; same parent) and
   raises UnknownOutcome rather than guess.
 - **Limits**: ``X-RateLimit-Remaining`` at 0 stops writing until ``X-RateLimit-Reset``; a
   429 raises RateLimited (the rest of the thread is rescheduled). 401, 403, 404 and 422 are
@@ -46,7 +47,7 @@ from typing import Any
 import httpx
 
 from bot.errors import PublishError, RateLimited, UnknownOutcome
-from bot.platforms import REGISTRY, read_limits, save_limits
+from bot.platforms import REGISTRY, read_limits, save_limits, short_mentions
 from bot.publish.base import Image, PostContent, Ref, read_secret
 from bot.settings import AccountConfig, Config
 
@@ -139,8 +140,12 @@ class MastodonClient:
     # -- one call -------------------------------------------------------------------------
 
     def _call(self, action: str, method: str, path: str, *, write: bool = False,
-              ok: tuple[int, ...] = (200,), **kwargs: Any) -> httpx.Response:
-        """One request; every failure becomes one PublishError naming account and action."""
+              ok: tuple[int, ...] = (200,), of_post: bool = True,
+              **kwargs: Any) -> httpx.Response:
+        """One request; every failure becomes one PublishError naming account and action.
+
+        ``of_post`` False (the login, the server's limits): a refusal is about the account
+        or the server, never the post."""
         who = f"account {self.account.name!r}"
         try:
             response = self._client().request(method, path, **kwargs)
@@ -170,14 +175,35 @@ class MastodonClient:
                                          f"{self.account.access_token_env} (a token with read "
                                          f"and write scopes)", final=True)
         if status in REFUSALS:
+            fix = "fix the post or the account, then publish again" if of_post else (
+                f"check that api_base ({self.account.api_base}) is the Mastodon server and "
+                f"that the account may post, then try again")
             raise PublishError(PLATFORM, f"Mastodon refused {action} for {who} ({status} "
-                                         f"{REFUSALS[status]}: {said}): fix the post or the "
-                                         f"account, then publish again", final=True)
+                                         f"{REFUSALS[status]}: {said}): {fix}", final=True)
         if status >= 500 and write:
             raise UnknownOutcome(PLATFORM, f"{action}: Mastodon answered {status}; it may or "
                                            f"may not have been written")
         raise PublishError(PLATFORM, f"{action} failed for {who}: Mastodon answered {status} "
                                      f"({said}) (try again later)", final=status < 500)
+
+    def _body(self, response: httpx.Response, action: str, want: type, *,
+              needs_id: bool = False, write: bool = False) -> Any:
+        """The JSON answer (an object, with an ``id`` if ``needs_id``, or a list); an answer
+        that is not the Mastodon API's (an HTML page: api_base is some other site) is one
+        line, and after a write (``write``) an unknown outcome."""
+        try:
+            data = response.json()
+        except ValueError:
+            data = None
+        has_id = isinstance(data, dict) and "id" in data
+        if isinstance(data, want) and (has_id or not needs_id):
+            return data
+        what = (f"{action}: {self.account.api_base} answered {response.status_code} with "
+                f"something that is not the Mastodon API's answer")
+        if write:
+            raise UnknownOutcome(PLATFORM, f"{what}; it may or may not have been written")
+        raise PublishError(PLATFORM, f"{what} (check that api_base is the Mastodon server)",
+                           final=True)
 
     def _note_rate(self, headers: httpx.Headers) -> None:
         remaining = headers.get("X-RateLimit-Remaining", "").strip()
@@ -201,17 +227,20 @@ class MastodonClient:
 
     def login(self) -> str:
         """Confirm the token; read and save the server's limits. Return the account name."""
-        me = self._call("the login", "GET", "/api/v1/accounts/verify_credentials").json()
+        me = self._body(self._call("the login", "GET", "/api/v1/accounts/verify_credentials",
+                                   of_post=False), "the login", dict, needs_id=True)
         self._account_id = str(me["id"])
         self._read_instance()
         return str(me.get("acct") or me.get("username"))
 
     def _read_instance(self) -> None:
         response = self._call("reading the server's limits", "GET", "/api/v2/instance",
-                              ok=(200, 404, 410))
+                              ok=(200, 404, 410), of_post=False)
         if response.status_code != 200:  # before Mastodon 4.0
-            response = self._call("reading the server's limits", "GET", "/api/v1/instance")
-        conf = response.json().get("configuration") or {}
+            response = self._call("reading the server's limits", "GET", "/api/v1/instance",
+                                  of_post=False)
+        conf = self._body(response, "reading the server's limits", dict).get(
+            "configuration") or {}
         found = {"max_characters": (conf.get("statuses") or {}).get("max_characters"),
                  "max_media_attachments": (conf.get("statuses") or {}).get(
                      "max_media_attachments"),
@@ -247,8 +276,10 @@ class MastodonClient:
             body["in_reply_to_id"] = parent.id
         if self.account.language:
             body["language"] = self.account.language
-        status = self._call(action, "POST", "/api/v1/statuses", write=True, json=body,
-                            headers={"Idempotency-Key": key or self.new_key()}).json()
+        status = self._body(self._call(action, "POST", "/api/v1/statuses", write=True,
+                                       json=body,
+                                       headers={"Idempotency-Key": key or self.new_key()}),
+                            action, dict, needs_id=True, write=True)
         log.info("mastodon account %r: posted %s", self.account.name, status["id"])
         return Ref(id=str(status["id"]), uri=str(status.get("url") or status["uri"]))
 
@@ -277,7 +308,7 @@ class MastodonClient:
         response = self._call(action, "POST", "/api/v2/media", ok=(200, 202),
                               files={"file": (f"chart{number}.png", image.png, "image/png")},
                               data={"description": image.alt})
-        media_id = str(response.json()["id"])
+        media_id = str(self._body(response, action, dict, needs_id=True)["id"])
         waited, tries = 0.0, 0
         while response.status_code != 200:
             if waited >= POLL_SECONDS:
@@ -302,9 +333,10 @@ class MastodonClient:
                 self.login()
             params: dict[str, Any] = {"limit": 40}
             for _ in range(LOOKUP_PAGES):
-                page = self._call("the lookup of recent posts", "GET",
-                                  f"/api/v1/accounts/{self._account_id}/statuses",
-                                  params=params).json()
+                page: list[dict[str, Any]] = self._body(self._call(
+                    "the lookup of recent posts", "GET",
+                    f"/api/v1/accounts/{self._account_id}/statuses", params=params),
+                    "the lookup of recent posts", list)
                 matches += [s for s in page if _is_same(s, want, parent)]
                 times = [parse_time(str(s.get("created_at", ""))) for s in page]
                 oldest = min((t for t in times if t), default=None)
@@ -340,9 +372,11 @@ class MastodonClient:
 
 
 def _is_same(status: dict[str, Any], want: str, parent: Ref | None) -> bool:
+    """Whether a status is the post: its text (a mention Mastodon resolved shows as @user
+    only) and its parent."""
     replied = status.get("in_reply_to_id")
-    return plain_text(str(status.get("content", ""))) == want and replied == (
-        parent.id if parent else None)
+    shown = short_mentions(plain_text(str(status.get("content", ""))))
+    return shown == short_mentions(want) and replied == (parent.id if parent else None)
 
 
 def _error_text(response: httpx.Response) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.folders import ensure_folder
-from bot.platforms import label, names, post_limits
+from bot.platforms import label, names, post_limits, spoken_labels
 from bot.settings import Config
 from bot.store import Draft, Store
 
@@ -101,6 +101,6 @@ def write_index(config: Config) -> Path:
                         "charts": sum(len(p["images"]) for p in first),
                         "synthetic": body.get("synthetic", False)})
     index = config.outbox_dir / "index.html"
-    index.write_text(_env().get_template("index.html").render(threads=threads),
-                     encoding="utf-8")
+    index.write_text(_env().get_template("index.html").render(
+        threads=threads, platforms=spoken_labels("or")), encoding="utf-8")
     return index

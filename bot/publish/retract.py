@@ -23,6 +23,7 @@ from bot.publish.base import PostContent, Ref
 from bot.publish.thread import SETTLE_AFTER, account_for, open_client
 from bot.settings import Config
 from bot.store import ON_HOLD, PARTIAL, PUBLISHED, PUBLISHING, Receipt, Store
+from bot.voice import plural
 
 RETRACTABLE = (PUBLISHED, PARTIAL, ON_HOLD)
 
@@ -82,9 +83,9 @@ def retract_thread(config: Config, store: Store, draft_id: int, actor: str,
                 client.close()
     if errors:
         store.add_audit(draft_id, actor, "retract_incomplete", "; ".join(errors))
-        raise BotError(f"draft {draft_id}: deleted {len(deleted)} posts, then: "
+        raise BotError(f"draft {draft_id}: deleted {plural(len(deleted), 'post')}, then: "
                        f"{'; '.join(errors)} (run `citycrier retract {draft_id}` again)")
-    store.transition(draft_id, "retract", actor, f"deleted {len(deleted)} posts")
+    store.transition(draft_id, "retract", actor, f"deleted {plural(len(deleted), 'post')}")
     return deleted
 
 

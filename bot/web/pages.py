@@ -16,7 +16,7 @@ from starlette.responses import HTMLResponse
 
 from bot.errors import BotError
 from bot.notify import local_time
-from bot.platforms import REGISTRY
+from bot.platforms import REGISTRY, spoken_labels
 from bot.settings import Config
 from bot.store import (
     APPROVED,
@@ -148,6 +148,7 @@ def environment() -> jinja2.Environment:
     env.filters["safe_url"] = safe_url
     env.filters["post_url"] = post_url
     env.globals["PLATFORM_NAMES"] = PLATFORM_NAMES
+    env.globals["PLATFORMS_SPOKEN"] = spoken_labels()
     env.globals["STATE_WORDS"] = STATE_WORDS
     env.globals["ACTION_WORDS"] = ACTION_WORDS
     return env

@@ -366,18 +366,23 @@ def test_an_unsettled_status_stops_the_thread_for_a_person(
     assert mastodon_clocked.writes == 2  # nothing written twice, nothing guessed
 
 
+@pytest.mark.parametrize("text", [
+    "Once.",
+    # Mastodon shows a mention it resolved as @parks only: still the same post
+    "Thanks @parks@city-parks.example for the data: https://data.brla.gov/d/7ixm-mnvx",
+], ids=["plain", "remote-mention"])
 def test_past_the_idempotency_window_only_the_lookup_prevents_a_second_status(
-        tmp_path: Path, clock: FakeClock, mastodon_clocked: MastodonFake) -> None:
+        tmp_path: Path, clock: FakeClock, mastodon_clocked: MastodonFake, text: str) -> None:
     """Mastodon keeps an Idempotency-Key for an hour: after that the same key makes a new
     status, which is why an unknown outcome is settled by looking first."""
     client = client_for(mastodon_clocked, tmp_path)
     client.login()
-    first = client.create_post(PostContent("Once."), key="k", root=None, parent=None)
+    first = client.create_post(PostContent(text), key="k", root=None, parent=None)
     clock.advance(minutes=61)
-    found = client.find_post(PostContent("Once."), key="k", parent=None,
+    found = client.find_post(PostContent(text), key="k", parent=None,
                              since=X_NOW - timedelta(minutes=1))
     assert found == first  # the publisher stops here: receipt completed, nothing sent
-    again = client.create_post(PostContent("Once."), key="k", root=None, parent=None)
+    again = client.create_post(PostContent(text), key="k", root=None, parent=None)
     client.close()
     assert again != first and mastodon_clocked.writes == 2  # what a blind retry would do
 
@@ -397,3 +402,45 @@ def test_the_fake_answers_422_over_its_max_characters(clock: FakeClock, limit: i
     if status == 422:
         assert answer.json() == {
             "error": f"Validation failed: Text character limit of {limit} exceeded"}
+
+
+@pytest.mark.parametrize(("operation", "status", "said", "action"), [
+    ("verify_credentials", 403, "Your login is currently disabled", "the login"),
+    ("verify_credentials", 404, "Not Found", "the login"),
+    ("instance_v1", 404, "Not Found", "reading the server's limits"),
+], ids=["login-403", "login-404", "instance-404"])
+def test_a_refused_login_names_the_server_not_the_post(
+        tmp_path: Path, clock: FakeClock, operation: str, status: int, said: str,
+        action: str) -> None:
+    with MastodonFake(clock=clock, v2_instance=operation != "instance_v1") as fake:
+        client, server = client_for(fake, tmp_path), fake.base_url
+        fake.fail_next(operation, Fault(status=status, body={"error": said}))
+        with pytest.raises(PublishError) as caught:
+            client.login()
+        client.close()
+    reason = {403: "Forbidden", 404: "Not Found"}[status]
+    assert (caught.value.what, caught.value.final) == (
+        f"Mastodon refused {action} for account 'cityhall_m' ({status} {reason}: {said}): "
+        f"check that api_base ({server}) is the Mastodon server and that the account "
+        f"may post, then try again", True)
+    assert fake.writes == 0
+
+
+def test_a_status_answer_without_an_id_is_an_unknown_outcome(tmp_path: Path,
+                                                              clock: FakeClock) -> None:
+    """A 200 whose body is not a status (a proxy's page, a broken server) after the write:
+    not a bug but an unknown outcome, and the retry with the same key makes nothing new."""
+    with MastodonFake(clock=clock) as fake:
+        client = client_for(fake, tmp_path)
+        client.login()
+        fake.fail_next("create_status", Fault(status=200, body={"ok": True},
+                                              after_write=True))
+        with pytest.raises(UnknownOutcome) as caught:
+            client.create_post(PostContent("Once."), key="k-once", root=None, parent=None)
+        again = client.create_post(PostContent("Once."), key="k-once", root=None, parent=None)
+        server = fake.base_url
+        client.close()
+    assert caught.value.what == (
+        f"the first post of a thread: {server} answered 200 with something that is not the "
+        f"Mastodon API's answer; it may or may not have been written")
+    assert fake.writes == 1 and [s.id for s in fake.thread()] == [again.id]

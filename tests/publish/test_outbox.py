@@ -100,3 +100,19 @@ def test_a_held_thread_sends_one_notice(project, webhook):
     assert publish_due(config, store, NOW) == []  # held: nothing due, no second notice
     assert len(webhook) == 1
     assert "missed slot: waiting for a person" in webhook[0]["text"]
+
+
+def test_the_index_names_the_platforms_the_registry_holds(project, monkeypatch):
+    from bot import platforms
+
+    class Threads(platforms.Mastodon):
+        name, label = "threads", "Threads"
+
+    monkeypatch.setitem(platforms.REGISTRY, "threads", Threads())
+    config = load_config(project / "config.toml")
+    store = Store(config.storage_url, clock=lambda: NOW)
+    store.create_draft(new_draft("One post."))
+    assert publish_due(config, store, NOW)[0].state == PUBLISHED
+    index = (config.outbox_dir / "index.html").read_text()
+    assert ("Threads published to this folder instead of to X, Bluesky, Mastodon or Threads, "
+            "because no platform credentials are configured.") in index

@@ -160,7 +160,7 @@ def test_retract_deletes_a_mastodon_thread_last_first(
     with pytest.raises(BotError) as failed:
         retract_thread(config, store, draft_id, "dana")
     assert failed.value.message == (
-        f"draft {draft_id}: deleted 1 posts, then: mastodon post 4 was not deleted: the "
+        f"draft {draft_id}: deleted 1 post, then: mastodon post 4 was not deleted: the "
         f"deletion of post {ids[3]} failed for account 'cityhall_m': Mastodon answered 503 "
         f"(Down) (try again later) (run `citycrier retract {draft_id}` again)")
     assert [s.id for s in mastodon_clocked.thread()] == ids[:4]  # the middle is never lost

@@ -393,23 +393,46 @@ def test_duplicate_content_is_final_and_never_retried(
 # -- per-account caps -------------------------------------------------------------------
 
 
+# The caps are the same mechanism on every platform: one test per platform, through the runner.
+CAPPED = {"x": ("x_clocked", "cityhall_x", x_account_toml),
+          "mastodon": ("mastodon_clocked", "cityhall_m", mastodon_account_toml)}
+
+
+def capped_account(request: pytest.FixtureRequest, tmp_path: Path, platform: str,
+                   grace_minutes: int = 60, **caps: int) -> tuple[Any, str, Any]:
+    """(the platform's fake, the account's name, the config) for one capped account."""
+    fixture, name, toml = CAPPED[platform]
+    fake = request.getfixturevalue(fixture)
+    config = load_config(write_config(tmp_path, toml(name, fake.base_url, **caps),
+                                      grace_minutes=grace_minutes))
+    return fake, name, config
+
+
+def sent_texts(fake: Any) -> list[str]:
+    """What the fake holds, oldest first (the X fake's tweets or the Mastodon fake's
+    statuses)."""
+    return [getattr(t, "sent", None) or t.text for t in fake.thread()]
+
+
 @pytest.mark.spec
+@pytest.mark.parametrize("platform", ["x", "mastodon"])
 def test_a_thread_longer_than_a_cap_waits_for_a_person(
-        tmp_path: Path, x_clocked: Any, clock: FakeClock,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, request: pytest.FixtureRequest, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch, platform: str) -> None:
     set_secrets(monkeypatch)
-    config = load_config(write_config(tmp_path, x_account_toml(
-        "cityhall_x", x_clocked.base_url, posts_per_hour=4)))
+    fake, name, config = capped_account(request, tmp_path, platform, posts_per_hour=4)
     store = open_store(config, clock)
-    store.create_draft(thread_draft(("x",)))
+    store.create_draft(thread_draft((platform,)))
     [outcome] = publish_due(config, store, clock())
     assert (outcome.state, outcome.detail) == (
-        "on_hold", "x: the thread has 5 posts but account 'cityhall_x' may post 4 an hour "
-                   "(posts_per_hour in config.toml): raise posts_per_hour or shorten the thread")
-    assert x_clocked.calls == []  # not even a login
+        "on_hold", f"{platform}: the thread has 5 posts but account '{name}' may post 4 an "
+                   f"hour (posts_per_hour in config.toml): raise posts_per_hour or shorten "
+                   f"the thread")
+    assert fake.calls == []  # not even a login
 
 
 @pytest.mark.spec
+@pytest.mark.parametrize("platform", ["x", "mastodon"])
 @pytest.mark.parametrize(("caps", "later", "label", "until"), [
     ({"posts_per_hour": 8}, timedelta(minutes=10), "8 posts an hour (posts_per_hour in "
      "config.toml) and posted 5 in the last hour", datetime(2026, 3, 2, 15, 31, tzinfo=UTC)),
@@ -417,30 +440,33 @@ def test_a_thread_longer_than_a_cap_waits_for_a_person(
      "and posted 5 in the last 24 hours", datetime(2026, 3, 3, 14, 31, tzinfo=UTC)),
 ], ids=["per-hour", "per-day"])
 def test_a_thread_over_the_cap_waits_until_enough_posts_leave_the_window(
-        tmp_path: Path, x_clocked: Any, clock: FakeClock, monkeypatch: pytest.MonkeyPatch,
-        caps: dict[str, int], later: timedelta, label: str, until: datetime) -> None:
+        tmp_path: Path, request: pytest.FixtureRequest, clock: FakeClock,
+        monkeypatch: pytest.MonkeyPatch, caps: dict[str, int], later: timedelta, label: str,
+        until: datetime, platform: str) -> None:
     set_secrets(monkeypatch)
-    config = load_config(write_config(tmp_path, x_account_toml(
-        "cityhall_x", x_clocked.base_url, **caps), grace_minutes=60 * 48))
+    fake, name, config = capped_account(request, tmp_path, platform, grace_minutes=60 * 48,
+                                        **caps)
     store = open_store(config, clock)
-    store.create_draft(thread_draft(("x",)))
+    store.create_draft(thread_draft((platform,)))
     assert publish_due(config, store, clock())[0].state == "published"
 
     clock.advance(seconds=later.total_seconds())
     other = tuple(f"{t} (again)" for t in THREAD_TEXTS)
-    second, _ = store.create_draft(thread_draft(("x",), texts=other, slot_at=clock(),
+    second, _ = store.create_draft(thread_draft((platform,), texts=other, slot_at=clock(),
                                                 period_key="next"))
+    calls = len(fake.calls)
     [outcome] = publish_due(config, store, clock())
-    why = (f"x: account 'cityhall_x' may post {label}; this thread needs 5: it waits until "
-           f"{until:%Y-%m-%d %H:%M} UTC")
+    why = (f"{platform}: account '{name}' may post {label}; this thread needs 5: it waits "
+           f"until {until:%Y-%m-%d %H:%M} UTC")
     assert (outcome.state, outcome.detail) == ("partially_published", why)
     assert store.get_draft(second).retry_at == until
-    assert len(x_clocked.thread()) == 5
+    assert len(fake.thread()) == 5 and len(fake.calls) == calls  # the server was not asked
 
     clock.now = until - timedelta(minutes=1)
     assert publish_due(config, store, clock()) == []
     clock.now = until
     [outcome] = publish_due(config, store, clock())
-    assert (outcome.state, outcome.detail) == ("published", "every post confirmed on x")
-    assert [t.sent for t in x_clocked.thread()[5:]] == list(other)
+    assert (outcome.state, outcome.detail) == ("published", f"every post confirmed on "
+                                                            f"{platform}")
+    assert sent_texts(fake) == list(THREAD_TEXTS) + list(other)
 

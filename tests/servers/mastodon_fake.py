@@ -22,8 +22,10 @@ first made with that key (for an hour) instead of making another; text longer th
 ``max_characters`` (URLs 23, mentions their username only, grapheme clusters) is 422; at
 most 4 media, each finished processing (else 422); media answers 202 with ``url: null`` and
 ``GET /api/v1/media/{id}`` 206 until it is ready (``processing_polls`` polls), then 200; a
-description longer than ``description_limit`` is 422; a reply to a status that does not
-exist is 404; every answer carries ``X-RateLimit-Limit/-Remaining/-Reset`` (ISO 8601).
+description longer than ``description_limit`` is 422; a status's ``content`` shows a
+mention of another server's account as Mastodon renders it (``@<span>user</span>``); a
+reply to a status that does not exist is 404; every answer carries
+``X-RateLimit-Limit/-Remaining/-Reset`` (ISO 8601).
 
 Spec copy, changed only where openapi-core needs it (the file on disk is never touched):
 ``http://127.0.0.1:{port}`` joins ``servers``; the ``OAuth2`` scheme becomes HTTP bearer
@@ -145,14 +147,22 @@ def mastodon_length(text: str) -> int:
     return len(regex.findall(r"\X", text))
 
 
+MENTION = re.compile(r"(?<![=/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)@([\w.-]+\w)", re.I)
+
+
 def status_html(text: str) -> str:
-    """Plain text as Mastodon renders it: paragraphs, line breaks, links (escaped)."""
+    """Plain text as Mastodon renders it: paragraphs, line breaks, links (escaped), and a
+    mention of another server's account as an h-card showing its username only
+    (TextFormatter#link_to_mention: ``@<span>user</span>``)."""
     def paragraph(chunk: str) -> str:
         out = html.escape(chunk, quote=False)
         out = re.sub(r"https?://[^\s<]+", lambda m: (
             f'<a href="{m.group(0)}" target="_blank" rel="nofollow noopener" translate="no">'
             f'<span class="invisible">{m.group(0).split("//")[0]}//</span>'
             f'<span class="">{m.group(0).split("//", 1)[1]}</span></a>'), out)
+        out = MENTION.sub(lambda m: (
+            f'<span class="h-card" translate="no"><a href="https://{m.group(2)}/@{m.group(1)}"'
+            f' class="u-url mention">@<span>{m.group(1)}</span></a></span>'), out)
         return "<p>" + out.replace("\n", "<br />") + "</p>"
 
     return "".join(paragraph(c) for c in re.split(r"\n{2,}", text.strip()) if c)
