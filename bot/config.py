@@ -9,6 +9,7 @@ where a known key is close. Secrets may appear only as the *name* of an environm
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 import re
@@ -176,10 +177,8 @@ _SCHEDULE = {"grace_minutes": int}
 _PORTAL = {"kind": str, "label": str, "url": str, "path": str, "app_token_env": str,
            "soda3": bool, "sql": bool, "timeout_seconds": float, "retries": int,
            "page_size": int, "dataset_link": str, "synthetic": bool}
-_ACCOUNT = {"platform": str, "handle": str, "service": str, "api_base": str,
-            "app_password_env": str, "consumer_key_env": str, "consumer_secret_env": str,
-            "access_token_env": str, "access_token_secret_env": str,
-            "visibility": str, "reply_visibility": str, "language": str,
+# the keys every account has; each platform adds its own (Platform.account_settings)
+_ACCOUNT = {"platform": str, "handle": str,
             "posts_per_hour": int, "posts_per_day": int, "read_metrics": bool}
 _NOTIFY = {"webhook_url_env": str, "smtp_host": str, "smtp_port": int, "smtp_from": str,
            "smtp_to": list, "smtp_user_env": str, "smtp_password_env": str,
@@ -325,7 +324,7 @@ def _server_problem(url: str) -> str:
 
 def _read_account(r: _Reader, name: str, raw: Any) -> AccountConfig | None:
     where = f"accounts.{name}"
-    t = r.table(raw, where, _ACCOUNT, required=("platform",))
+    t = r.table(raw, where, _account_keys(raw), required=("platform",))
     platform = t.get("platform")
     if platform is None:
         return None
@@ -333,7 +332,8 @@ def _read_account(r: _Reader, name: str, raw: Any) -> AccountConfig | None:
         r.note(f"{where}.platform", f"{platform!r} is not a platform",
                "use " + " | ".join(REGISTRY))
         return None
-    for key in REGISTRY[platform].account_keys:
+    entry = REGISTRY[platform]
+    for key in entry.account_keys:
         if t.get(key) or key in raw:  # present but refused: noted once, by r.table
             continue
         if key.endswith("_env"):
@@ -351,7 +351,22 @@ def _read_account(r: _Reader, name: str, raw: Any) -> AccountConfig | None:
             r.note(f"{where}.{key}", f"{t[key]!r} is not a visibility",
                    "use " + " | ".join(VISIBILITIES))
             t.pop(key)
-    return AccountConfig(name=name, **t)
+    settings = {key: t.get(key, default) for key, (_, default) in entry.account_settings.items()}
+    fields = {f.name for f in dataclasses.fields(AccountConfig)}
+    return AccountConfig(name=name, settings=settings,
+                         **{key: value for key, value in t.items() if key in fields})
+
+
+def _account_keys(raw: Any) -> dict[str, Any]:
+    """The keys an [accounts.NAME] table may have: every account's, and its platform's own
+    (every platform's when the platform is missing or unknown: that is noted once)."""
+    named = raw.get("platform") if isinstance(raw, dict) else None
+    entry = REGISTRY.get(named) if isinstance(named, str) else None
+    entries = [entry] if entry is not None else list(REGISTRY.values())
+    known = dict(_ACCOUNT)
+    for each in entries:
+        known.update({key: kind for key, (kind, _) in each.account_settings.items()})
+    return known
 
 
 # --------------------------------------------------------------------------------- recipes

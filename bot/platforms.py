@@ -14,6 +14,10 @@ only by ``open_client``, so measuring a post never loads tweepy, atproto or http
         max_images: int      # images per post
         max_alt_chars: int   # alt text per image (default; an instance may set its own)
         account_keys: tuple[str, ...]   # settings an [accounts.NAME] table must have
+        account_settings: dict[str, tuple[type, Any]]  # every setting it may have: type, default
+        rules: str           # the length rule as the edit page words it
+        colour: str          # the desk's colour for its logo and cards ("" for the neutral one)
+        counter: dict[str, str | int]  # how the desk's live counter counts (see below)
         client: str          # "bot.publish.x:XClient", imported only when used
         reader: str          # "bot.engagement.x:XReader": reads counts and replies back
         reads_unasked: bool  # False: an account reads only with read_metrics = true (X)
@@ -25,7 +29,14 @@ only by ``open_client``, so measuring a post never loads tweepy, atproto or http
         def open_reader(config, account) -> the reader (engagement.readback's contract)
 
 Adding a platform is one client module under ``bot/publish/`` and one entry in REGISTRY
-(and, to read its engagement back, a reader under ``bot/engagement/``).
+(and, to read its engagement back, a reader under ``bot/engagement/``). Config reads an
+account's keys from ``account_settings`` (besides the keys every account has: platform,
+handle, posts_per_hour, posts_per_day, read_metrics) and keeps them in
+``AccountConfig.settings``. The desk's live counter (static/desk.js) reads ``counter`` from
+the page: ``count`` "graphemes" or "weighted" (twitter-text v3 weights), ``urls`` "none",
+"any" (with or without a protocol) or "protocol" (only links with one), ``url_weight``,
+``mentions`` "full" or "username" (@user@server counts as @user), ``max_bytes`` (0: none).
+The Python measure on save stays the authority.
 
     >>> platform("mastodon").measure("See https://example.org/" + "a" * 200)
     Measurement(platform='mastodon', length=27, limit=500, unit='characters', ok=True)
@@ -89,6 +100,10 @@ class Platform(Protocol):
     max_images: int
     max_alt_chars: int
     account_keys: tuple[str, ...]
+    account_settings: dict[str, tuple[type, Any]]
+    rules: str
+    colour: str
+    counter: dict[str, str | int]
     client: str
     reader: str
     reads_unasked: bool
@@ -110,6 +125,7 @@ class _Base:
     """What every platform does the same way: open its client lazily."""
 
     name = ""
+    colour = ""
     client = ""
     reader = ""
     reads_unasked = True
@@ -137,6 +153,14 @@ class X(_Base):
     max_images, max_alt_chars = 4, 1000
     account_keys: tuple[str, ...] = ("consumer_key_env", "consumer_secret_env",
                                      "access_token_env", "access_token_secret_env")
+    account_settings: dict[str, tuple[type, Any]] = {
+        "api_base": (str, "https://api.twitter.com"), "consumer_key_env": (str, ""),
+        "consumer_secret_env": (str, ""), "access_token_env": (str, ""),
+        "access_token_secret_env": (str, "")}
+    rules = "X allows 280 characters (a link counts as 23, an emoji as 2)"
+    colour = "#0f1419"
+    counter: dict[str, str | int] = {"count": "weighted", "urls": "any", "url_weight": 23,
+                                     "mentions": "full", "max_bytes": 0}
     client = "bot.publish.x:XClient"
     reader = "bot.engagement.x:XReader"
     reads_unasked = False  # reads cost money on X's pay-per-use tier: read_metrics = true
@@ -163,6 +187,12 @@ class Bluesky(_Base):
     max_bytes = 3000
     max_images, max_alt_chars = 4, 2000
     account_keys: tuple[str, ...] = ("app_password_env",)
+    account_settings: dict[str, tuple[type, Any]] = {
+        "service": (str, "https://bsky.social"), "app_password_env": (str, "")}
+    rules = "Bluesky 300"
+    colour = "#1083fe"
+    counter: dict[str, str | int] = {"count": "graphemes", "urls": "none", "url_weight": 0,
+                                     "mentions": "full", "max_bytes": max_bytes}
     client = "bot.publish.bluesky:BlueskyClient"
     reader = "bot.engagement.bluesky:BlueskyReader"
 
@@ -222,6 +252,15 @@ class Mastodon(_Base):
     name, label, limit, unit = "mastodon", "Mastodon", 500, "characters"
     max_images, max_alt_chars = 4, 1500
     account_keys: tuple[str, ...] = ("api_base", "access_token_env")
+    account_settings: dict[str, tuple[type, Any]] = {
+        "api_base": (str, ""), "access_token_env": (str, ""),
+        "visibility": (str, "public"), "reply_visibility": (str, "unlisted"),
+        "language": (str, "")}
+    rules = ("Mastodon what its server allows (500 unless it says otherwise; a link counts "
+             "as 23, a mention as its name only)")
+    colour = "#563acc"
+    counter: dict[str, str | int] = {"count": "graphemes", "urls": "protocol",
+                                     "url_weight": 23, "mentions": "username", "max_bytes": 0}
     client = "bot.publish.mastodon:MastodonClient"
     reader = "bot.engagement.mastodon:MastodonReader"
 
@@ -260,6 +299,17 @@ def spoken_labels(last: str = "and") -> str:
     """
     labels = [p.label for p in REGISTRY.values()]
     return f"{', '.join(labels[:-1])} {last} {labels[-1]}" if len(labels) > 1 else labels[0]
+
+
+def alt_limit(platforms: tuple[str, ...] | list[str]) -> int:
+    """The longest alt text every one of ``platforms`` takes (the strictest limit binds: one
+    description goes with the chart everywhere); every platform's when none is known.
+
+    >>> alt_limit(("bluesky", "mastodon")), alt_limit(("x", "bluesky")), alt_limit(())
+    (1500, 1000, 1000)
+    """
+    known = [REGISTRY[n] for n in platforms if n in REGISTRY] or list(REGISTRY.values())
+    return min(p.max_alt_chars for p in known)
 
 
 def platform(name: str) -> Platform:

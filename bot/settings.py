@@ -6,9 +6,11 @@ Secrets never appear here: only the *names* of the environment variables that ho
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 from bot.query import Filter, Measure
 
@@ -53,6 +55,10 @@ class AccountConfig:
     posts_per_hour: int = 30
     posts_per_day: int = 200
     read_metrics: bool = False  # x: read counts back (reads cost money); bluesky always reads
+    # every setting of the account's platform (Platform.account_settings), by key, with its
+    # default filled in: a platform's client reads its own here; the attributes above are the
+    # same values for the platforms that existed before the mapping did
+    settings: Mapping[str, Any] = field(default_factory=dict, hash=False, compare=False)
 
 
 @dataclass(frozen=True)

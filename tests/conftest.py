@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,53 @@ def postgres_url(postgres_server, request: pytest.FixtureRequest) -> str:  # typ
     name = re.sub(r"[^a-z0-9]+", "_", request.node.name.lower())[:40]
     return str(postgres_server.create_database(f"{name}_{uuid.uuid4().hex[:8]}"))
 # ---- end PostgreSQL ------------------------------------------------------------------------
+
+
+class Telegraph:
+    """A fourth platform that exists only in tests: what bot/platforms.py's registry entry
+    for a new network would hold, and nothing anywhere else (tests/test_config.py and
+    tests/web/test_views_draft.py show config and the desk take it as it is)."""
+
+    name, label, limit, unit = "telegraph", "Telegraph", 120, "characters"
+    max_images, max_alt_chars = 1, 400
+    account_keys = ("relay_url", "token_env")
+    account_settings = {"relay_url": (str, ""), "token_env": (str, ""), "max_hops": (int, 3)}
+    rules = "Telegraph 120 (a link counts as 10)"
+    colour = "#aa5500"
+    counter = {"count": "graphemes", "urls": "protocol", "url_weight": 10,
+               "mentions": "full", "max_bytes": 0}
+    client = ""  # open_client below: nothing to import
+    reader = ""
+    reads_unasked = True
+
+    def measure(self, text: str, limit: int | None = None) -> Any:
+        from bot.platforms import Measurement, count_graphemes
+
+        bound = limit or self.limit
+        n = count_graphemes(text)
+        return Measurement(self.name, n, bound, self.unit, 0 < n <= bound)
+
+    def fits(self, text: str, reserve: int, limit: int | None = None) -> bool:
+        return bool(self.measure(text).length + reserve <= (limit or self.limit))
+
+    def post_url(self, remote_id: str, uri: str) -> str:
+        return ""
+
+    def open_client(self, config: Any, account: Any) -> Any:
+        raise NotImplementedError("a test platform posts nowhere")
+
+    def reads(self, account: Any) -> bool:
+        return False
+
+    def open_reader(self, config: Any, account: Any) -> Any:
+        raise NotImplementedError("a test platform reads nothing")
+
+
+@pytest.fixture
+def telegraph(monkeypatch: pytest.MonkeyPatch) -> Telegraph:
+    """The registry with the test-only fourth platform in it (after X, Bluesky, Mastodon)."""
+    from bot import platforms
+
+    entry = Telegraph()
+    monkeypatch.setitem(platforms.REGISTRY, entry.name, entry)
+    return entry

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from bot.cli import main
-from bot.config import load_config, load_recipes
+from bot.config import load_config, load_recipes, read_config
 
 
 def run_check(project: Path, *args: str) -> tuple[int, list[str]]:
@@ -397,3 +397,39 @@ def test_a_file_that_is_not_utf8_is_named_with_its_line_and_column(project, file
         assert store.list_drafts() == []
         assert [r["outcome"] for r in store.runs()] == ["failed"]  # recorded, for `status`
         store.close()
+
+
+def test_a_registered_platform_brings_its_own_account_keys(project, telegraph, monkeypatch):
+    """A platform added to the registry alone: config takes its keys, with their types and
+    defaults, and names a missing required one, with no change to config.py or settings.py."""
+    monkeypatch.setenv("CITYCRIER_WIRE", "set")
+    config = project / "config.toml"
+    base = config.read_text(encoding="utf-8")
+    config.write_text(base + (
+        '\n[accounts.wire]\nplatform = "telegraph"\nhandle = "city"\n'
+        'relay_url = "https://relay.example"\ntoken_env = "CITYCRIER_WIRE"\nmax_hops = 5\n'
+        '\n[accounts.wire2]\nplatform = "telegraph"\ntoken_env = "CITYCRIER_WIRE"\n'),
+        encoding="utf-8")
+    problems: list = []
+    read = read_config(config, problems)
+    where = str(config.resolve())
+    assert [str(p) for p in problems] == [
+        f'{where}: accounts.wire2.relay_url: is missing (relay_url = "https://..." (the '
+        f'server))']
+    assert read is not None
+    assert dict(read.accounts["wire"].settings) == {
+        "relay_url": "https://relay.example", "token_env": "CITYCRIER_WIRE", "max_hops": 5}
+    assert read.accounts["wire"].handle == "city"
+    assert dict(read.accounts["wire2"].settings)["max_hops"] == 3  # the entry's default
+
+    config.write_text(base + (
+        '\n[accounts.wire]\nplatform = "telegraph"\nrelay_url = "https://relay.example"\n'
+        'token_env = "CITYCRIER_WIRE"\nmax_hops = "five"\nvisibility = "public"\n'),
+        encoding="utf-8")
+    problems = []
+    read_config(config, problems)
+    assert [str(p) for p in problems] == [
+        f"{where}: accounts.wire.max_hops: must be an int, not str 'five' (write max_hops = "
+        f"1)",
+        f"{where}: accounts.wire.visibility: unknown key (known keys: handle, max_hops, "
+        f"platform, posts_per_day, posts_per_hour, read_metrics, relay_url, token_env)"]

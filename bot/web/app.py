@@ -36,7 +36,7 @@ from bot.store import Store
 from bot.web import views_draft, views_queue
 from bot.web.auth import Clock, LoginLimiter, SessionCookies, SessionMiddleware
 from bot.web.cache import PageCache
-from bot.web.pages import Desk, environment, render
+from bot.web.pages import Desk, environment, platform_css, render
 from bot.web.views_auth import login_page, login_submit, logout, signed_in
 
 log = logging.getLogger(__name__)
@@ -93,6 +93,11 @@ def secret_key(config: Config) -> str:
     return value
 
 
+async def platform_styles(request: Request) -> Response:
+    """/static/platforms.css: each platform's colour, from the registry."""
+    return Response(platform_css(), media_type="text/css")
+
+
 def _routes() -> list[Route | Mount]:
     d, q = views_draft, views_queue
     return [
@@ -111,6 +116,7 @@ def _routes() -> list[Route | Mount]:
         Route("/drafts/{draft_id:int}/reject", signed_in(d.reject), methods=["POST"]),
         Route("/drafts/{draft_id:int}/reschedule", signed_in(d.reschedule),
               methods=["POST"]),
+        Route("/static/platforms.css", platform_styles, methods=["GET"]),
         Mount("/static", StaticFiles(directory=STATIC), name="static"),
     ]
 

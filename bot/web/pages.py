@@ -6,6 +6,7 @@ escaped wherever they appear; links taken from data are shown only when they are
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from starlette.responses import HTMLResponse
 
 from bot.errors import BotError
 from bot.notify import local_time
-from bot.platforms import REGISTRY, spoken_labels
+from bot.platforms import REGISTRY, alt_limit, spoken_labels
 from bot.settings import Config
 from bot.store import (
     APPROVED,
@@ -147,11 +148,34 @@ def environment() -> jinja2.Environment:
         auto_reload=False)  # templates ship with the code: no stat() per page
     env.filters["safe_url"] = safe_url
     env.filters["post_url"] = post_url
-    env.globals["PLATFORM_NAMES"] = PLATFORM_NAMES
+    env.globals["PLATFORM_NAMES"] = {name: p.label for name, p in REGISTRY.items()}
+    env.globals["PLATFORMS"] = dict(REGISTRY)
+    env.globals["ALT_LIMIT"] = alt_limit
     env.globals["PLATFORMS_SPOKEN"] = spoken_labels()
     env.globals["STATE_WORDS"] = STATE_WORDS
     env.globals["ACTION_WORDS"] = ACTION_WORDS
     return env
+
+
+_COLOUR = re.compile(r"#[0-9a-fA-F]{3,8}")
+_CLASS = re.compile(r"[a-z][a-z0-9_-]*")
+
+
+def platform_css() -> str:
+    """Each platform's colour (``Platform.colour``) as a stylesheet: its logo and avatar in
+    it, its card's border a light tint of it. A platform without one keeps desk.css's
+    neutral grey. (A stylesheet, not style attributes: the CSP allows no inline styles.)
+
+    >>> print(platform_css().splitlines()[0])
+    .logo.x, .post.x .avatar { background: #0f1419; }
+    """
+    rules = []
+    for name, p in REGISTRY.items():
+        if _CLASS.fullmatch(name) and _COLOUR.fullmatch(p.colour):
+            rules.append(f".logo.{name}, .post.{name} .avatar {{ background: {p.colour}; }}\n"
+                         f".post.{name} {{ border-color: color-mix(in srgb, {p.colour} 25%, "
+                         f"#fff); }}\n")
+    return "".join(rules)
 
 
 def render(request: Request, template: str, status: int = 200, *, user: User | None = None,

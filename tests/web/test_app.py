@@ -16,7 +16,7 @@ from bot.web.app import secret_key
 
 from .conftest import SECRET, make_draft, post_form, sign_in
 
-PUBLIC = {"/login", "/healthz"}
+PUBLIC = {"/login", "/healthz", "/static/platforms.css"}  # the last: static, like /static
 EXPECTED_ROUTES = {
     ("/", "GET"), ("/queue", "GET"), ("/drafts/{draft_id:int}", "GET"),
     ("/drafts/{draft_id:int}/charts/{index:int}.png", "GET"),

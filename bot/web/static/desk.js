@@ -1,12 +1,24 @@
 // citycrier desk: live length counters on the edit page. The server re-checks every post
-// when you save (with X's own counting rules); this only helps while you type.
+// when you save (with each platform's own counting rules); this only helps while you type.
+// How to count comes from the page (each textarea's data attributes, which the server
+// renders from the platform registry, bot/platforms.py: Platform.counter), so a new
+// platform needs no change here as long as it counts in one of these ways:
+//   data-limit      the limit;            data-unit       the word shown ("characters")
+//   data-count      "graphemes" | "weighted" (twitter-text v3 weights: CJK and emoji 2)
+//   data-urls       "none" | "any" (with or without a protocol) | "protocol" (only with one)
+//   data-url-weight what each such link counts
+//   data-mentions   "full" | "username" (@name@server counts as @name)
+//   data-max-bytes  a UTF-8 byte limit besides the length (0: none)
+// data-measure="alt" (alt text) counts code points against data-limit.
 (function () {
   "use strict";
   var segmenter = (typeof Intl !== "undefined" && Intl.Segmenter)
     ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
-  var URL_RE = /(?:https?:\/\/\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:gov|com|org|net|edu|us|io)\b(?:\/\S*)?)/gi;
+  var URLS = {
+    any: /(?:https?:\/\/\S+|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:gov|com|org|net|edu|us|io)\b(?:\/\S*)?)/gi,
+    protocol: /https?:\/\/[^\s<>"]+/gi
+  };
   var EMOJI_RE = /\p{Extended_Pictographic}/u;
-  var MASTODON_URL_RE = /https?:\/\/[^\s<>"]+/gi;  // only links with a protocol count 23
   var MENTION_RE = /(^|[^=\/\w])@([a-z0-9_]+(?:[.-]+[a-z0-9_]+)*)@[\w.-]+\w/gi;
 
   function graphemes(text) {
@@ -20,47 +32,45 @@
             (codePoint >= 8242 && codePoint <= 8247)) ? 1 : 2;
   }
 
-  function xLength(text) {
+  function weighted(text) {
     var n = 0;
-    text = text.normalize("NFC").replace(URL_RE, function () { n += 23; return ""; });
-    graphemes(text).forEach(function (g) {
+    graphemes(text.normalize("NFC")).forEach(function (g) {
       if (EMOJI_RE.test(g)) { n += 2; return; }
       for (var ch of g) { n += weight(ch.codePointAt(0)); }
     });
     return n;
   }
 
-  function mastodonLength(text) {  // Mastodon: a link 23, @name@server as @name, graphemes
-    text = text.replace(MASTODON_URL_RE, "xxxxxxxxxxxxxxxxxxxxxxx").replace(MENTION_RE, "$1@$2");
-    return graphemes(text).length;
+  function postLength(text, rule) {
+    var links = 0, pattern = URLS[rule.urls];
+    if (pattern) {
+      text = text.replace(pattern, function () { links += 1; return ""; });
+    }
+    if (rule.mentions === "username") { text = text.replace(MENTION_RE, "$1@$2"); }
+    var n = rule.count === "weighted" ? weighted(text) : graphemes(text).length;
+    return n + links * (Number(rule.urlWeight) || 0);
   }
 
-  function measure(text, platform, limit) {
+  function measure(text, rule) {
     text = text.replace(/\r\n/g, "\n").trim();
-    if (platform === "mastodon") {  // the instance's own limit, from the page
-      var m = mastodonLength(text), most = Number(limit) || 500;
-      return { text: m + " / " + most + " characters", over: m > most || m === 0 };
+    var most = Number(rule.limit) || 0, unit = rule.unit || "characters";
+    if (rule.measure === "alt") {
+      var chars = Array.from(text).length;
+      return { text: chars + " / " + most + " " + unit, over: chars > most || chars === 0 };
     }
-    if (platform === "x") {
-      var len = xLength(text);
-      return { text: len + " / 280 characters", over: len > 280 || len === 0 };
+    var n = postLength(text, rule), maxBytes = Number(rule.maxBytes) || 0;
+    if (maxBytes && n <= most) {
+      var bytes = new TextEncoder().encode(text).length;
+      if (bytes > maxBytes) { return { text: bytes + " / " + maxBytes + " bytes", over: true }; }
     }
-    if (platform === "bluesky") {
-      var g = graphemes(text).length, bytes = new TextEncoder().encode(text).length;
-      if (g <= 300 && bytes > 3000) {
-        return { text: bytes + " / 3000 bytes", over: true };
-      }
-      return { text: g + " / 300 characters", over: g > 300 || g === 0 };
-    }
-    var chars = Array.from(text).length;  // alt text
-    return { text: chars + " / 1000 characters", over: chars > 1000 || chars === 0 };
+    return { text: n + " / " + most + " " + unit, over: n > most || n === 0 };
   }
 
   document.querySelectorAll("textarea[data-measure]").forEach(function (area) {
     var counter = document.getElementById(area.id + "-count");
     if (!counter) { return; }
     function update() {
-      var m = measure(area.value, area.dataset.measure, area.dataset.limit);
+      var m = measure(area.value, area.dataset);
       var empty = area.value.trim() === "";
       counter.textContent = m.text + (empty ? " · empty" : (m.over ? " · too long" : ""));
       counter.classList.toggle("over", m.over);
