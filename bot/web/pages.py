@@ -36,7 +36,6 @@ from bot.store import (
 from bot.web.auth import Clock, LoginLimiter, SessionCookies, User, csrf_token
 from bot.web.cache import PageCache, note_until
 
-PLATFORM_NAMES = {name: p.label for name, p in REGISTRY.items()}
 STATE_WORDS = {
     PENDING: "Waiting for review", APPROVED: "Approved", PUBLISHING: "Publishing now",
     PUBLISHED: "Published", PARTIAL: "Partly published", ON_HOLD: "On hold",

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from bot.platforms import REGISTRY, names, post_limits
+from bot.platforms import label, names, post_limits
 from bot.settings import Config
 from bot.store import Revision
 from bot.web.queries import ChartInfo
@@ -17,7 +17,6 @@ if TYPE_CHECKING:
     from bot.limits import Measurement
 
 ORDER = names()
-NAMES = {name: p.label for name, p in REGISTRY.items()}
 
 
 @dataclass(frozen=True)
@@ -105,7 +104,7 @@ def build_preview(config: Config, revision: Revision, charts: list[ChartInfo],
             text = texts[p][i] if texts and p in texts else posts[i].text
             m, grades[text] = _measure(text, p, limits.get(p))
             cells.append(Cell(
-                p, NAMES.get(p, p), i + 1, text, m.length, m.limit, m.unit, m.ok and
+                p, label(p), i + 1, text, m.length, m.limit, m.unit, m.ok and
                 bool(text.strip()), grades[text], grades[text] > max_grade,
                 tuple(images[n] for n in posts[i].charts if n in images)))
         rows.append(Row(i + 1, tuple(cells)))

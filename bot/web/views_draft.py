@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.errors import BotError, LengthError, NotFound, PermissionDenied, TransitionError
 from bot.notify import local_time, notify_expired, notify_waiting
-from bot.platforms import post_limits
+from bot.platforms import label, post_limits
 from bot.review import (
     SlotPassed,
     approve_draft,
@@ -30,7 +30,7 @@ from bot.store import PENDING, TRANSITIONS, Draft
 from bot.web.auth import User
 from bot.web.cache import note_until
 from bot.web.pages import Desk, desk_of, flash, page_number, relative, render, safe_url
-from bot.web.preview import NAMES, build_preview
+from bot.web.preview import build_preview
 from bot.web.queries import HISTORY_PAGE, DraftRows, chart_infos, chart_png, draft_rows
 from bot.web.views_auth import error_page
 from bot.web.views_engagement import engagement_of
@@ -319,7 +319,7 @@ def edit_submit(request: Request, user: User, form: FormData | None) -> Response
         m = measure_post(texts[exc.platform][exc.post - 1], exc.platform,
                          limits.get(exc.platform))
         unit = "bytes" if m.unit == "bytes" else "characters"
-        return again(422, f"Post {exc.post} is too long for {NAMES[exc.platform]}: "
+        return again(422, f"Post {exc.post} is too long for {label(exc.platform)}: "
                           f"{exc.length:,} {unit}, and the limit is {exc.limit:,}. Shorten it "
                           f"and save again. Nothing was saved.",
                      f"text-{exc.platform}-{exc.post - 1}")

@@ -13,8 +13,9 @@ from typing import Any
 
 from bot.engagement.desk import draft_numbers
 from bot.engagement.store import EngagementStore
+from bot.platforms import label
 from bot.store import PARTIAL, PUBLISHED, Draft, Receipt
-from bot.web.pages import PLATFORM_NAMES, Desk, post_url
+from bot.web.pages import Desk, post_url
 from bot.web.queries import QueueRow, queue_rows
 
 SPARK_W, SPARK_H, SPARK_PAD = 160, 36, 4
@@ -30,7 +31,7 @@ def engagement_of(desk: Desk, draft: Draft, receipts: list[Receipt]) -> dict[str
     numbers["retention_days"] = desk.config.engagement.retention_days
     links = {(r.platform, r.post_index): post_url(r) for r in receipts}
     for platform in numbers["platforms"]:
-        name = PLATFORM_NAMES.get(platform["platform"], platform["platform"])
+        name = label(platform["platform"])
         platform["name"] = name
         platform["impressions"] = any(
             p["latest"] and p["latest"]["impressions"] is not None for p in platform["posts"])

@@ -66,13 +66,15 @@ def make_draft(store: Store, *, title: str = "Baltimore 311: the weekend in requ
                state: str = PENDING, texts: tuple[str, ...] = TEXTS,
                label: str = "rat extermination visits", reasons: tuple[str, ...] = (),
                source: dict[str, Any] | None = None, period_label: str = "last weekend",
-               alt: str = "Bar chart. Rat extermination visits led with 24.") -> int:
-    """Store a two-post draft for X and Bluesky with one chart on post 2; return its id."""
-    thread = {p: (Post(texts[0]), Post(texts[1], ("top_requests",))) for p in ("x", "bluesky")}
+               alt: str = "Bar chart. Rat extermination visits led with 24.",
+               platforms: tuple[str, ...] = ("bluesky", "x")) -> int:
+    """Store a two-post draft for X and Bluesky (or `platforms`) with one chart on post 2;
+    return its id."""
+    thread = {p: (Post(texts[0]), Post(texts[1], ("top_requests",))) for p in platforms}
     draft_id, created = store.create_draft(NewDraft(
         recipe="baltimore_311_weekend", title=title, period_key=period,
         period_label=period_label, as_of=T0, slot_at=slot_at or T0 + timedelta(hours=3),
-        approval="required", state=state, platforms=("bluesky", "x"), data_hash=period,
+        approval="required", state=state, platforms=platforms, data_hash=period,
         thread=thread, reasons=reasons, figures={"total": 139, "top": label},
         source=source if source is not None else {
             "portal": "sample", "label": "Open Baltimore", "kind": "arcgis",

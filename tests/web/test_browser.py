@@ -187,3 +187,34 @@ def test_sign_in_review_edit_and_approve_in_a_real_browser(desk: dict[str, Any])
                                 "of 422 (Unprocessable Entity)"], problems
         finally:
             browser.close()
+
+
+def test_the_live_counter_counts_a_new_platform_from_the_page_alone(
+        telegraph: Any, app: Any, store: Any) -> None:
+    """desk.js, unchanged, counts the test-only fourth platform (tests/conftest.py) by the
+    rules the edit page carries from its registry entry: graphemes, a link 10, limit 120."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from .conftest import make_draft, sign_in
+
+    draft_id = make_draft(store, platforms=("x", "telegraph"))
+    html = sign_in(app, "eddie").get(f"/drafts/{draft_id}/edit").text
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.set_content(html.replace('<script src="/static/desk.js"></script>', ""))
+            page.add_script_tag(path=str(ROOT / "bot" / "web" / "static" / "desk.js"))
+            page.fill("#text-telegraph-0", "Read https://data.example.org/a/very/long/path now")
+            expect(page.locator("#text-telegraph-0-count")).to_have_text(
+                "19 / 120 characters")  # "Read " and " now" (9) and the link (10)
+            page.fill("#text-telegraph-0", "T" * 121)
+            expect(page.locator("#text-telegraph-0-count")).to_have_text(
+                "121 / 120 characters · too long")
+            page.fill("#text-x-0", "東京 https://data.example.org/a/very/long/path")
+            expect(page.locator("#text-x-0-count")).to_have_text(
+                "28 / 280 characters")  # X's own rules beside it: CJK 2, a link 23
+            page.fill("#alt-0", "Bar chart.")
+            expect(page.locator("#alt-0-count")).to_have_text("10 / 400 characters")
+        finally:
+            browser.close()

@@ -359,3 +359,44 @@ def test_a_chart_is_cached_by_url_and_revalidated_by_its_etag(app: Any,
     assert (again.status_code, again.content, again.headers["etag"]) == (304, b"", etag)
     other = client.get(f"/drafts/{draft_id}/charts/0.png", headers={"If-None-Match": '"x"'})
     assert other.status_code == 200 and other.content == r.content
+
+
+def test_a_platform_in_the_registry_alone_gets_its_card_counter_and_colour(
+        telegraph: Any, app: Any, store: Store) -> None:
+    """A fourth platform registered in bot/platforms.py and nowhere else: the draft page
+    shows its card, the edit page its rule text and the live counter's rules (from its
+    registry entry), the stylesheet its colour, and saving checks its length."""
+    draft_id = make_draft(store, platforms=("x", "telegraph"))
+    client = sign_in(app, "eddie")
+    page = client.get(f"/drafts/{draft_id}").text
+    assert page.count('<article class="post telegraph" data-platform="telegraph"') == 2
+    assert '<span class="logo telegraph">T</span><span>On Telegraph' in page
+    assert "52 / 120 characters" in page
+
+    edit = client.get(f"/drafts/{draft_id}/edit").text
+    assert ("Each post must fit its platform: X allows 280 characters (a link counts as 23, "
+            "an emoji as 2), Telegraph 120 (a link counts as 10). The counts are checked "
+            "again when you save.") in edit
+    assert ('<textarea id="text-telegraph-0" name="text-telegraph-0" data-measure="telegraph" '
+            'data-limit="120" data-unit="characters" data-count="graphemes" '
+            'data-urls="protocol" data-url-weight="10" data-mentions="full" '
+            'data-max-bytes="0" ') in edit
+    assert ('data-measure="x" data-limit="280" data-unit="characters" data-count="weighted" '
+            'data-urls="any" data-url-weight="23" data-mentions="full" data-max-bytes="0" '
+            ) in edit
+    # one alt text goes everywhere: the strictest platform's limit (Telegraph 400, X 1000)
+    assert 'data-measure="alt" data-limit="400" maxlength="400"' in edit
+    assert "/ 400 characters</div>" in edit
+
+    css = client.get("/static/platforms.css")
+    assert css.headers["content-type"].startswith("text/css")
+    assert (".logo.telegraph, .post.telegraph .avatar { background: #aa5500; }\n"
+            ".post.telegraph { border-color: color-mix(in srgb, #aa5500 25%, #fff); }\n"
+            ) in css.text
+
+    r = post_form(client, f"/drafts/{draft_id}/edit",
+                  {"revision": "1", "text-telegraph-0": "T" * 121},
+                  page=f"/drafts/{draft_id}/edit")
+    assert r.status_code == 422
+    assert ("Post 1 is too long for Telegraph: 121 characters, and the limit is 120. Shorten "
+            "it and save again. Nothing was saved.") in r.text
