@@ -131,6 +131,7 @@ def report(ctx: click.Context, config_path: Path | None, since_text: str, as_jso
             click.echo(f"chart: {chart_path} (alt text: {chart_path.with_suffix('.txt')})")
 
 
+MAX_SPAN = timedelta(days=36525)  # further back than 100 years reaches no thread
 _SPAN = re.compile(r"^\s*(\d+)\s*(h|hours?|d|days?|w|weeks?)\s*$")
 
 
@@ -144,7 +145,13 @@ def parse_span(text: str) -> timedelta:
     if not m or int(m.group(1)) == 0:
         raise BotError(f"--since {text!r} is not a span of time: write e.g. 30d, 12w or 48h")
     unit = {"h": "hours", "d": "days", "w": "weeks"}[m.group(2)[0]]
-    return timedelta(**{unit: int(m.group(1))})
+    try:
+        span = timedelta(**{unit: int(m.group(1))})
+    except OverflowError:
+        span = MAX_SPAN + MAX_SPAN
+    if span > MAX_SPAN:
+        raise BotError(f"--since {text!r} is longer than 100 years: write e.g. 30d, 12w or 48h")
+    return span
 
 
 def _print_numbers(numbers: dict[str, Any], tz: ZoneInfo) -> None:

@@ -162,8 +162,16 @@ CASES = [
 CASES += [
     ("config.toml", 'read_after = ["1 hour", "24 hours", "7 days"]',
      'read_after = ["1 hour", "soon"]',
-     "engagement.read_after: ['1 hour', 'soon'] is not a list of durations (write it like "
-     "[\"1 hour\", \"24 hours\", \"7 days\"])"),
+     "engagement.read_after: ['1 hour', 'soon'] is not a list of durations of at most a "
+     "year (write it like [\"1 hour\", \"24 hours\", \"7 days\"])"),
+    # more days than a date can hold: one line, not an unexpected OverflowError
+    ("config.toml", 'read_after = ["1 hour", "24 hours", "7 days"]',
+     'read_after = ["99999999999 days"]',
+     "engagement.read_after: ['99999999999 days'] is not a list of durations of at most a "
+     "year (write it like [\"1 hour\", \"24 hours\", \"7 days\"])"),
+    ("config.toml", "retention_days = 30", "retention_days = 99999999999",
+     "engagement.retention_days: must be at most 3650 (ten years), not 99999999999 (write "
+     "retention_days = 30)"),
     ("config.toml", "per_pass = 500", "per_pass = 0",
      "engagement.per_pass: must be at least 1, not 0 (write per_pass = 500)"),
     ("config.toml", 'digest = ""', 'digest = "daily"',
