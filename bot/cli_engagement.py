@@ -50,13 +50,20 @@ def read(ctx: click.Context, draft_id: int | None, config_path: Path | None,
 
     config = load(ctx, config_path)
     store = open_store(config)
+    unread: list[str] = []
     if draft_id is not None:
-        store.get_draft(draft_id)  # NotFound: one clear line
+        unread = unread_accounts(config, store, published_draft(store, draft_id))
     report = read_due(config, store, datetime.now(UTC),
                       draft_ids=None if draft_id is None else [draft_id])
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
-        return
+        click.echo(json.dumps(report.to_json() | {"not_read": unread}, indent=2))
+    else:
+        _print_read(report, unread)
+    if report.errors or (unread and not report.readings):
+        ctx.exit(1)  # nothing of what was asked for could be read: not a success
+
+
+def _print_read(report: Any, unread: list[str]) -> None:
     click.echo(f"{report.readings} reading{'s' if report.readings != 1 else ''}, "
                f"{report.replies} new repl{'ies' if report.replies != 1 else 'y'}"
                + (f", {report.deleted} old replies deleted" if report.deleted else ""))
@@ -64,6 +71,43 @@ def read(ctx: click.Context, draft_id: int | None, config_path: Path | None,
         click.secho(f"  paused   {name} (rate limit)", fg="yellow")
     for error in report.errors:
         click.secho(f"  error    {error}", fg="red")
+    for why in unread:
+        click.secho(f"  not read {why}", fg="yellow")
+
+
+def published_draft(store: Any, draft_id: int) -> int:
+    """`draft_id` if that draft was published (wholly or partly); else one clear line."""
+    from bot.records import PARTIAL, PUBLISHED, RETRACTED
+
+    draft = store.get_draft(draft_id)  # NotFound: one clear line
+    if draft.state == RETRACTED:
+        raise BotError(f"draft {draft_id} was retracted: its posts are gone, so there is "
+                       "nothing to read (its earlier readings: `citycrier engagement show "
+                       f"{draft_id}`)")
+    if draft.state not in (PUBLISHED, PARTIAL):
+        raise BotError(f"draft {draft_id} is {draft.state}, not published: only published "
+                       "threads are read back (see `citycrier queue --state published`)")
+    return draft_id
+
+
+def unread_accounts(config: Any, store: Any, draft_id: int) -> list[str]:
+    """Why each account the draft went out on is not read back ("xa (x): ...")."""
+    from bot.engagement.readback import reads
+    from bot.engagement.store import EngagementStore
+    from bot.platforms import REGISTRY
+
+    out = []
+    for name in sorted({p.account for p in EngagementStore(store).published_posts(
+            draft_ids=[draft_id])}):
+        account = config.accounts.get(name)
+        if account is None:
+            out.append(f"{name}: no longer in config.toml")
+        elif not reads(account):
+            out.append(f"{name} ({account.platform}): read_metrics is not true (reads cost "
+                       f"money there; set read_metrics = true in [accounts.{name}])"
+                       if getattr(REGISTRY.get(account.platform), "reader", "") else
+                       f"{name} ({account.platform}): this platform is not read back")
+    return out
 
 
 @engagement.command("show")
