@@ -82,8 +82,8 @@ def published_draft(store: Any, draft_id: int) -> int:
     draft = store.get_draft(draft_id)  # NotFound: one clear line
     if draft.state == RETRACTED:
         raise BotError(f"draft {draft_id} was retracted: its posts are gone, so there is "
-                       "nothing to read (its earlier readings: `citycrier engagement show "
-                       f"{draft_id}`)")
+                       "nothing to read or show (see `citycrier show "
+                       f"{draft_id}` for its history)")
     if draft.state not in (PUBLISHED, PARTIAL):
         raise BotError(f"draft {draft_id} is {draft.state}, not published: only published "
                        "threads are read back (see `citycrier queue --state published`)")
@@ -124,8 +124,7 @@ def show(ctx: click.Context, draft_id: int, config_path: Path | None, as_json: b
 
     config = load(ctx, config_path)
     store = open_store(config)
-    store.get_draft(draft_id)
-    numbers = draft_numbers(store, draft_id)
+    numbers = draft_numbers(store, published_draft(store, draft_id))
     if as_json:
         click.echo(json.dumps(numbers, indent=2, ensure_ascii=False))
         return

@@ -89,6 +89,9 @@ def test_read_a_draft_not_published_is_one_line(tmp_path: Path) -> None:
     assert (result.exit_code, result.output) == (
         1, f"Error: draft {waiting} is approved, not published: only published threads are "
         "read back (see `citycrier queue --state published`)\n")
+    shown = CliRunner().invoke(main, ["engagement", "show", str(waiting), "--config",
+                                      str(path)])
+    assert (shown.exit_code, shown.output) == (1, result.output)  # not "no readings yet"
     store.close()
 
 
@@ -99,8 +102,10 @@ def test_read_a_retracted_draft_is_one_line_and_reads_nothing(tmp_path: Path) ->
                                        str(path)])
     assert (result.exit_code, result.output) == (
         1, f"Error: draft {draft} was retracted: its posts are gone, so there is nothing to "
-        f"read (its earlier readings: `citycrier engagement show {draft}`)\n")
+        f"read or show (see `citycrier show {draft}` for its history)\n")
     assert EngagementStore(store).readings() == []
+    shown = CliRunner().invoke(main, ["engagement", "show", str(draft), "--config", str(path)])
+    assert (shown.exit_code, shown.output) == (1, result.output)
     store.close()
 
 
