@@ -405,3 +405,17 @@ def test_a_file_that_is_not_utf8_is_named_with_its_line_and_column(project, file
         assert store.list_drafts() == []
         assert [r["outcome"] for r in store.runs()] == ["failed"]  # recorded, for `status`
         store.close()
+
+
+def test_a_weekly_digest_with_no_notify_channel_is_a_warning(project, monkeypatch):
+    edit(project / "config.toml", 'digest = ""', 'digest = "weekly"')
+    code, lines = run_check(project)
+    where = str((project / "config.toml").resolve())
+    assert code == 0
+    assert [line for line in lines if "engagement.digest" in line] == [
+        f"warning: {where}: engagement.digest: is \"weekly\", but [notify] has no channel, so "
+        "no digest can be sent (set [notify] webhook_url_env, or smtp_host and smtp_to; or "
+        "digest = \"\")"]
+    edit(project / "config.toml", "# [notify]\n# webhook_url_env",
+         "[notify]\nwebhook_url_env")
+    assert not any("engagement.digest" in line for line in run_check(project)[1])
