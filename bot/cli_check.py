@@ -35,7 +35,12 @@ def check(ctx: click.Context, config_path: Path | None, render: bool,
     """
     from bot.cli import _config_path, _read_dotenv
     from bot.config import load_recipes, read_config
-    from bot.validation import platforms_without_account, template_problems, unset_credentials
+    from bot.validation import (
+        digest_without_channel,
+        platforms_without_account,
+        template_problems,
+        unset_credentials,
+    )
 
     problems: list[Problem] = []
     path = _config_path(ctx, config_path)
@@ -60,7 +65,8 @@ def check(ctx: click.Context, config_path: Path | None, render: bool,
                 build_thread(config, recipe, parse_as_of(as_of, config, recipe), charts=True)
             except BotError as exc:
                 problems.append(Problem(str(recipe.path), "", exc.message))
-    skipped = [] if problems else platforms_without_account(config, recipes)  # errors first
+    skipped = [] if problems else (platforms_without_account(config, recipes)  # errors first
+                                   + digest_without_channel(config))
     for warning in unset_credentials(config, os.environ) + skipped:
         click.secho(f"warning: {warning}", fg="yellow", err=True)
     if problems:

@@ -50,13 +50,20 @@ def read(ctx: click.Context, draft_id: int | None, config_path: Path | None,
 
     config = load(ctx, config_path)
     store = open_store(config)
+    unread: list[str] = []
     if draft_id is not None:
-        store.get_draft(draft_id)  # NotFound: one clear line
+        unread = unread_accounts(config, store, published_draft(store, draft_id))
     report = read_due(config, store, datetime.now(UTC),
                       draft_ids=None if draft_id is None else [draft_id])
     if as_json:
-        click.echo(json.dumps(report.to_json(), indent=2))
-        return
+        click.echo(json.dumps(report.to_json() | {"not_read": unread}, indent=2))
+    else:
+        _print_read(report, unread)
+    if report.errors or (unread and not report.readings):
+        ctx.exit(1)  # nothing of what was asked for could be read: not a success
+
+
+def _print_read(report: Any, unread: list[str]) -> None:
     click.echo(f"{report.readings} reading{'s' if report.readings != 1 else ''}, "
                f"{report.replies} new repl{'ies' if report.replies != 1 else 'y'}"
                + (f", {report.deleted} old replies deleted" if report.deleted else ""))
@@ -64,6 +71,43 @@ def read(ctx: click.Context, draft_id: int | None, config_path: Path | None,
         click.secho(f"  paused   {name} (rate limit)", fg="yellow")
     for error in report.errors:
         click.secho(f"  error    {error}", fg="red")
+    for why in unread:
+        click.secho(f"  not read {why}", fg="yellow")
+
+
+def published_draft(store: Any, draft_id: int) -> int:
+    """`draft_id` if that draft was published (wholly or partly); else one clear line."""
+    from bot.records import PARTIAL, PUBLISHED, RETRACTED
+
+    draft = store.get_draft(draft_id)  # NotFound: one clear line
+    if draft.state == RETRACTED:
+        raise BotError(f"draft {draft_id} was retracted: its posts are gone, so there is "
+                       "nothing to read or show (see `citycrier show "
+                       f"{draft_id}` for its history)")
+    if draft.state not in (PUBLISHED, PARTIAL):
+        raise BotError(f"draft {draft_id} is {draft.state}, not published: only published "
+                       "threads are read back (see `citycrier queue --state published`)")
+    return draft_id
+
+
+def unread_accounts(config: Any, store: Any, draft_id: int) -> list[str]:
+    """Why each account the draft went out on is not read back ("xa (x): ...")."""
+    from bot.engagement.readback import reads
+    from bot.engagement.store import EngagementStore
+    from bot.platforms import REGISTRY
+
+    out = []
+    for name in sorted({p.account for p in EngagementStore(store).published_posts(
+            draft_ids=[draft_id])}):
+        account = config.accounts.get(name)
+        if account is None:
+            out.append(f"{name}: no longer in config.toml")
+        elif not reads(account):
+            out.append(f"{name} ({account.platform}): read_metrics is not true (reads cost "
+                       f"money there; set read_metrics = true in [accounts.{name}])"
+                       if getattr(REGISTRY.get(account.platform), "reader", "") else
+                       f"{name} ({account.platform}): this platform is not read back")
+    return out
 
 
 @engagement.command("show")
@@ -80,8 +124,7 @@ def show(ctx: click.Context, draft_id: int, config_path: Path | None, as_json: b
 
     config = load(ctx, config_path)
     store = open_store(config)
-    store.get_draft(draft_id)
-    numbers = draft_numbers(store, draft_id)
+    numbers = draft_numbers(store, published_draft(store, draft_id))
     if as_json:
         click.echo(json.dumps(numbers, indent=2, ensure_ascii=False))
         return
@@ -131,6 +174,7 @@ def report(ctx: click.Context, config_path: Path | None, since_text: str, as_jso
             click.echo(f"chart: {chart_path} (alt text: {chart_path.with_suffix('.txt')})")
 
 
+MAX_SPAN = timedelta(days=36525)  # further back than 100 years reaches no thread
 _SPAN = re.compile(r"^\s*(\d+)\s*(h|hours?|d|days?|w|weeks?)\s*$")
 
 
@@ -144,7 +188,13 @@ def parse_span(text: str) -> timedelta:
     if not m or int(m.group(1)) == 0:
         raise BotError(f"--since {text!r} is not a span of time: write e.g. 30d, 12w or 48h")
     unit = {"h": "hours", "d": "days", "w": "weeks"}[m.group(2)[0]]
-    return timedelta(**{unit: int(m.group(1))})
+    try:
+        span = timedelta(**{unit: int(m.group(1))})
+    except OverflowError:
+        span = MAX_SPAN + MAX_SPAN
+    if span > MAX_SPAN:
+        raise BotError(f"--since {text!r} is longer than 100 years: write e.g. 30d, 12w or 48h")
+    return span
 
 
 def _print_numbers(numbers: dict[str, Any], tz: ZoneInfo) -> None:

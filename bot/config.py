@@ -260,13 +260,17 @@ def read_config(path: Path, problems: list[Problem]) -> Config | None:
     )
 
 
+MAX_READ_AFTER = timedelta(days=366)  # a reading point later than this is a typo
+MAX_RETENTION_DAYS = 3650  # and so is keeping replies longer (dates past year 9999 overflow)
+
+
 def _read_engagement(r: _Reader, raw: Any) -> EngagementConfig:
     t = r.table(raw, "engagement", _ENGAGEMENT)
     if "read_after" in t:
         points = [_duration(str(v)) for v in t["read_after"]]
-        if not points or any(p is None for p in points):
-            r.note("engagement.read_after", f"{t['read_after']!r} is not a list of durations",
-                   'write it like ["1 hour", "24 hours", "7 days"]')
+        if not points or any(p is None or p > MAX_READ_AFTER for p in points):
+            r.note("engagement.read_after", f"{t['read_after']!r} is not a list of durations "
+                   "of at most a year", 'write it like ["1 hour", "24 hours", "7 days"]')
             t.pop("read_after")
         else:
             t["read_after"] = tuple(sorted(p for p in points if p is not None))
@@ -275,6 +279,10 @@ def _read_engagement(r: _Reader, raw: Any) -> EngagementConfig:
             r.note(f"engagement.{key}", f"must be at least 1, not {t[key]}",
                    f"write {key} = {usual}")
             t.pop(key)
+    if t.get("retention_days", 0) > MAX_RETENTION_DAYS:
+        r.note("engagement.retention_days", f"must be at most {MAX_RETENTION_DAYS} (ten "
+               f"years), not {t['retention_days']}", "write retention_days = 30")
+        t.pop("retention_days")
     if t.get("digest", "") not in DIGESTS:
         r.note("engagement.digest", f"{t['digest']!r} is not a digest", 'use "weekly" or ""')
         t.pop("digest")
@@ -391,7 +399,12 @@ _DURATION = re.compile(r"^\s*(\d+)\s*(minute|hour|day|week)s?\s*$")
 def _duration(text: str) -> timedelta | None:
     """ "3 days" as a timedelta; None if it is not a duration."""
     m = _DURATION.match(text)
-    return timedelta(**{m.group(2) + "s": int(m.group(1))}) if m else None
+    if not m:
+        return None
+    try:
+        return timedelta(**{m.group(2) + "s": int(m.group(1))})
+    except OverflowError:  # more days than a timedelta holds: not a duration either
+        return None
 
 
 def read_recipe(path: Path, config: Config | None, problems: list[Problem]) -> Recipe | None:

@@ -113,6 +113,17 @@ def platforms_without_account(config: Config, recipes: Mapping[str, Recipe]) -> 
             for platform, names in listing.items()]
 
 
+def digest_without_channel(config: Config) -> list[Problem]:
+    """A warning when ``[engagement] digest = "weekly"`` has no ``[notify]`` channel to go
+    to (each week's digest would only be recorded as not sent)."""
+    n = config.notify
+    if config.engagement.digest != "weekly" or n.webhook_url_env or (n.smtp_host and n.smtp_to):
+        return []
+    return [Problem(str(config.path), "engagement.digest",
+                    'is "weekly", but [notify] has no channel, so no digest can be sent',
+                    "set [notify] webhook_url_env, or smtp_host and smtp_to; or digest = \"\"")]
+
+
 def _parse(env: Any, path: Path, problems: list[Problem]) -> Any:
     import jinja2
 

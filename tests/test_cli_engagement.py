@@ -65,7 +65,7 @@ def test_read_when_the_pds_is_down_says_so_and_writes_nothing(tmp_path: Path,
     monkeypatch.setenv("CITYCRIER_TEST_ENG_PW", "not-used")
     result = CliRunner().invoke(main, ["engagement", "read", str(draft), "--config",
                                        str(path)])
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # nothing could be read: not a success
     lines = result.stdout.splitlines()
     assert lines[0] == "0 readings, 0 new replies"
     assert lines[1].startswith("  error    reading account 'hall': bluesky: could not reach "
@@ -73,4 +73,55 @@ def test_read_when_the_pds_is_down_says_so_and_writes_nothing(tmp_path: Path,
     assert lines[1].endswith("(try again later); tried again at the next pass")
     assert len(lines) == 2
     assert EngagementStore(store).readings() == []
+    store.close()
+
+
+def test_read_a_draft_not_published_is_one_line(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from tests.publish.conftest import thread_draft
+
+    path, store, _ = _project(tmp_path)
+    waiting, _ = store.create_draft(replace(thread_draft(("bluesky",), slot_at=T0,
+                                                         period_key="2026-W01")))
+    result = CliRunner().invoke(main, ["engagement", "read", str(waiting), "--config",
+                                       str(path)])
+    assert (result.exit_code, result.output) == (
+        1, f"Error: draft {waiting} is approved, not published: only published threads are "
+        "read back (see `citycrier queue --state published`)\n")
+    shown = CliRunner().invoke(main, ["engagement", "show", str(waiting), "--config",
+                                      str(path)])
+    assert (shown.exit_code, shown.output) == (1, result.output)  # not "no readings yet"
+    store.close()
+
+
+def test_read_a_retracted_draft_is_one_line_and_reads_nothing(tmp_path: Path) -> None:
+    path, store, draft = _project(tmp_path)
+    store.transition(draft, "retract", "test:1")
+    result = CliRunner().invoke(main, ["engagement", "read", str(draft), "--config",
+                                       str(path)])
+    assert (result.exit_code, result.output) == (
+        1, f"Error: draft {draft} was retracted: its posts are gone, so there is nothing to "
+        f"read or show (see `citycrier show {draft}` for its history)\n")
+    assert EngagementStore(store).readings() == []
+    shown = CliRunner().invoke(main, ["engagement", "show", str(draft), "--config", str(path)])
+    assert (shown.exit_code, shown.output) == (1, result.output)
+    store.close()
+
+
+def test_read_a_draft_on_x_without_read_metrics_says_why_and_fails(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('timezone = "America/Chicago"\n[storage]\nurl = "sqlite:///c.db"\n'
+                    '[accounts.xa]\nplatform = "x"\nhandle = "xa"\n'
+                    'consumer_key_env = "K1"\nconsumer_secret_env = "K2"\n'
+                    'access_token_env = "K3"\naccess_token_secret_env = "K4"\n',
+                    encoding="utf-8")
+    store = Store(load_config(path).storage_url)
+    draft = published_draft(store, "x", "xa", ["111", "112"], T0)
+    result = CliRunner().invoke(main, ["engagement", "read", str(draft), "--config",
+                                       str(path)])
+    assert (result.exit_code, result.output) == (
+        1, "0 readings, 0 new replies\n"
+        "  not read xa (x): read_metrics is not true (reads cost money there; set "
+        "read_metrics = true in [accounts.xa])\n")
     store.close()

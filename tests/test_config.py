@@ -162,8 +162,16 @@ CASES = [
 CASES += [
     ("config.toml", 'read_after = ["1 hour", "24 hours", "7 days"]',
      'read_after = ["1 hour", "soon"]',
-     "engagement.read_after: ['1 hour', 'soon'] is not a list of durations (write it like "
-     "[\"1 hour\", \"24 hours\", \"7 days\"])"),
+     "engagement.read_after: ['1 hour', 'soon'] is not a list of durations of at most a "
+     "year (write it like [\"1 hour\", \"24 hours\", \"7 days\"])"),
+    # more days than a date can hold: one line, not an unexpected OverflowError
+    ("config.toml", 'read_after = ["1 hour", "24 hours", "7 days"]',
+     'read_after = ["99999999999 days"]',
+     "engagement.read_after: ['99999999999 days'] is not a list of durations of at most a "
+     "year (write it like [\"1 hour\", \"24 hours\", \"7 days\"])"),
+    ("config.toml", "retention_days = 30", "retention_days = 99999999999",
+     "engagement.retention_days: must be at most 3650 (ten years), not 99999999999 (write "
+     "retention_days = 30)"),
     ("config.toml", "per_pass = 500", "per_pass = 0",
      "engagement.per_pass: must be at least 1, not 0 (write per_pass = 500)"),
     ("config.toml", 'digest = ""', 'digest = "daily"',
@@ -433,3 +441,17 @@ def test_a_registered_platform_brings_its_own_account_keys(project, telegraph, m
         f"1)",
         f"{where}: accounts.wire.visibility: unknown key (known keys: handle, max_hops, "
         f"platform, posts_per_day, posts_per_hour, read_metrics, relay_url, token_env)"]
+
+
+def test_a_weekly_digest_with_no_notify_channel_is_a_warning(project, monkeypatch):
+    edit(project / "config.toml", 'digest = ""', 'digest = "weekly"')
+    code, lines = run_check(project)
+    where = str((project / "config.toml").resolve())
+    assert code == 0
+    assert [line for line in lines if "engagement.digest" in line] == [
+        f"warning: {where}: engagement.digest: is \"weekly\", but [notify] has no channel, so "
+        "no digest can be sent (set [notify] webhook_url_env, or smtp_host and smtp_to; or "
+        "digest = \"\")"]
+    edit(project / "config.toml", "# [notify]\n# webhook_url_env",
+         "[notify]\nwebhook_url_env")
+    assert not any("engagement.digest" in line for line in run_check(project)[1])

@@ -50,30 +50,41 @@ class MastodonReader(MastodonClient):
             rest = self.rest_until
             if rest is not None and rest > self._clock():
                 break  # no calls left: the rest stay due (the pass pauses the account)
-            response = self._call(f"reading post {post.post_index + 1}", "GET",
-                                  f"/api/v1/statuses/{post.remote_id}", ok=(200, 404))
+            action = f"reading post {post.post_index + 1}"
+            response = self._call(action, "GET", f"/api/v1/statuses/{post.remote_id}",
+                                  ok=(200, 404))
             if response.status_code == 404:
                 continue  # deleted on the server
-            status = response.json()
+            status = self._body(response, action, dict, needs_id=True)
             out[post.remote_id] = Counts(
-                likes=int(status.get("favourites_count") or 0),
-                reposts=int(status.get("reblogs_count") or 0),
-                replies=int(status.get("replies_count") or 0),
-                quotes=int(status.get("quotes_count") or 0))
+                likes=_count(status, "favourites_count"),
+                reposts=_count(status, "reblogs_count"),
+                replies=_count(status, "replies_count"),
+                quotes=_count(status, "quotes_count"))
         return out
 
     def read_replies(self, post: Published) -> list[Reply]:
         """Other accounts' statuses under one post, oldest first."""
         if not self._account_id:
             self.login()
-        context = self._call(f"reading the replies to post {post.post_index + 1}", "GET",
-                             f"/api/v1/statuses/{post.remote_id}/context").json()
-        below = {str(s["id"]): s for s in context.get("descendants") or []}
+        action = f"reading the replies to post {post.post_index + 1}"
+        context = self._body(self._call(action, "GET",
+                                        f"/api/v1/statuses/{post.remote_id}/context"),
+                             action, dict)
+        found = context.get("descendants")
+        below = {str(s["id"]): s for s in (found if isinstance(found, list) else [])
+                 if isinstance(s, dict) and "id" in s}
         out = []
         for status in below.values():
             if _answers(status, post.remote_id, below, self._account_id):
                 out.append(_reply(status, post.post_index))
         return sorted(out, key=lambda r: (r.written_at, r.remote_id))
+
+
+def _count(status: dict[str, Any], key: str) -> int:
+    """A count of the status; 0 where the server gives none (or something not a count)."""
+    value = status.get(key)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
 def _answers(status: dict[str, Any], post_id: str, below: dict[str, dict[str, Any]],

@@ -115,9 +115,9 @@ def _row(recipe: str, platform: str, threads: list[Thread]) -> Row:
 def report_text(report: Report, timezone: str) -> str:
     """The report as the terminal (and the weekly digest) shows it."""
     tz = ZoneInfo(timezone)
-    days = round((report.until - report.since) / timedelta(days=1))
     lines = [f"Engagement of threads published {report.since.astimezone(tz):%Y-%m-%d} to "
-             f"{report.until.astimezone(tz):%Y-%m-%d} ({days} days); medians 24 hours after "
+             f"{report.until.astimezone(tz):%Y-%m-%d} ({span_words(report.until - report.since)}"
+             "); medians 24 hours after "
              "posting"]
     if not report.rows:
         return lines[0] + "\n  no threads published in that time\n"
@@ -194,6 +194,18 @@ def send_digest(config: Config, store: Store, now: datetime) -> str | None:
               "digest not sent: no [notify] channel took it (check [notify] in config.toml)")
     store.record_run(DIGEST_RUNS, key, now, "sent" if sent else "failed", detail, slot_at=slot)
     return detail
+
+
+def span_words(span: timedelta) -> str:
+    """ "30 days", "1 day", "36 hours": whole days as days, anything else in hours.
+
+    >>> span_words(timedelta(days=30)), span_words(timedelta(hours=5)), span_words(AT)
+    ('30 days', '5 hours', '1 day')
+    """
+    hours = round(span / timedelta(hours=1))
+    if hours % 24 == 0:
+        return _count(hours // 24, "day")
+    return _count(hours, "hour")
 
 
 def _num(value: float | None) -> str:

@@ -32,6 +32,7 @@ from tests.publish.conftest import (  # noqa: F401 (mastodon_clocked, clock: the
     mastodon_fake,
     write_config,
 )
+from tests.test_cli_platforms import web_page  # noqa: F401 (a fixture)
 
 
 @pytest.fixture
@@ -126,3 +127,20 @@ def test_no_calls_left_stops_the_batch_and_rests_the_account(
     later = read_due(config, store, clock.advance(minutes=6))
     assert later.readings == 2  # the two left, at the next pass after the reset
     assert len(EngagementStore(store).readings([draft])) == 3
+
+
+def test_a_site_that_is_not_mastodon_is_one_failed_reading_and_no_row(
+        tmp_path: Path, web_page: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(MASTODON_ENV, "some-token")
+    config = load_config(write_config(tmp_path, mastodon_account_toml("hall_m", web_page)))
+    store = Store(config.storage_url)
+    draft = published_draft(store, "mastodon", "hall_m", ["101", "102"], X_NOW)
+    before = store.get_draft(draft)
+    report = read_due(config, store, X_NOW + timedelta(hours=2))
+    assert report.errors == [
+        f"reading account 'hall_m': mastodon: reading post 1: {web_page} answered 200 with "
+        "something that is not the Mastodon API's answer (check that api_base is the "
+        "Mastodon server); tried again at the next pass"]
+    assert (report.readings, EngagementStore(store).readings()) == (0, [])
+    assert store.get_draft(draft) == before  # reading never touches the draft
+    store.close()

@@ -123,6 +123,25 @@ def test_report_since_must_be_a_span(project: Any) -> None:
         1, "Error: --since 'lots' is not a span of time: write e.g. 30d, 12w or 48h\n")
 
 
+@pytest.mark.parametrize("since", ["800000d", "9999999999d", "99999999999999999999h"])
+def test_report_since_beyond_any_date_is_one_line(project: Any, since: str) -> None:
+    path, _, _ = project
+    result = CliRunner().invoke(main, ["report", "--config", str(path), "--since", since])
+    assert (result.exit_code, result.output) == (
+        1, f"Error: --since '{since}' is longer than 100 years: write e.g. 30d, 12w or 48h\n")
+
+
+def test_a_span_of_hours_is_said_in_hours(project: Any) -> None:
+    path, _, _ = project
+    result = CliRunner().invoke(main, ["report", "--config", str(path), "--now",
+                                       NOW.isoformat(), "--since", "6h"])
+    assert (result.exit_code, result.output) == (0, (
+        "Engagement of threads published 2026-03-31 to 2026-03-31 (6 hours); medians 24 hours "
+        "after posting\n"
+        "  recipe  platform  threads  read  likes  reposts  replies\n"
+        "  calls   bluesky         1     0      -        -        -\n"))
+
+
 def test_report_json_is_the_same_numbers(project: Any) -> None:
     import json
 

@@ -114,3 +114,20 @@ def test_a_kept_draft_page_shows_the_numbers_of_a_new_reading(store: Store, draf
     assert '<td class="likes">2</td>' in first
     read(store, draft_id, [7, 0], timedelta(hours=24))
     assert '<td class="likes">7</td>' in client.get(f"/drafts/{draft_id}").text
+
+
+def test_a_hostile_reply_is_text_and_its_javascript_link_is_dropped(
+        store: Store, draft_id: int, signed_in: Any) -> None:
+    publish(store, draft_id)
+    read(store, draft_id, [1, 0], timedelta(hours=1))
+    EngagementStore(store).add_replies(draft_id, "bluesky", [Reply(
+        0, "at://did:plc:r/app.bsky.feed.post/66", 'x"><script>alert(1)</script>',
+        "<script>alert(2)</script><img src=x onerror=alert(3)>", "javascript:alert(4)",
+        T0 + timedelta(hours=5))], T0 + timedelta(hours=6), T0)
+    html = signed_in("vic").get(f"/drafts/{draft_id}").text
+    section = html.split('id="engagement"')[1].split("</section>")[0]
+    assert "<strong>@x&#34;&gt;&lt;script&gt;alert(1)&lt;/script&gt;</strong>" in section
+    assert "<p>&lt;script&gt;alert(2)&lt;/script&gt;&lt;img src=x onerror=alert(3)&gt;</p>" \
+        in section
+    assert "<script" not in section and "javascript:" not in section
+    assert "answer on Bluesky" not in section  # no link rather than a javascript: one
