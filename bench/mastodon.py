@@ -24,11 +24,10 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from publish import CHARTS_ON, TEXTS, Run, draw_charts  # bench/publish.py
+from publish import CHARTS_ON, TEXTS, Run, draw_charts, publish_thread  # bench/publish.py
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "servers"))
@@ -70,34 +69,12 @@ def citycrier_run(fake: Any, charts: list[Any], work: Path) -> Run:
 
     from mastodon_fake import TOKEN
 
-    from bot.config import load_config
-    from bot.publish.runner import publish_due
-    from bot.store import NewDraft, Post, Store, StoredChart
-
     os.environ[TOKEN_ENV] = TOKEN
     (work / "config.toml").write_text(
         'timezone = "America/Chicago"\n[storage]\nurl = "sqlite:///state/citycrier.db"\n'
         f'[accounts.cityhall]\nplatform = "mastodon"\napi_base = "{fake.base_url}"\n'
         f'access_token_env = "{TOKEN_ENV}"\n')
-    config = load_config(work / "config.toml")
-    store = Store(config.storage_url)
-    now = datetime.now(UTC)
-    posts = tuple(Post(t, tuple(charts[i].name for i in on))
-                  for t, on in zip(TEXTS, CHARTS_ON, strict=True))
-    store.create_draft(NewDraft(
-        recipe="bench", title="Bench", period_key="k", period_label="last week", as_of=now,
-        slot_at=now, approval="auto", state="approved", platforms=("mastodon",),
-        data_hash="h", thread={"mastodon": posts},
-        charts=tuple(StoredChart(c.name, c.kind, c.title, c.png, c.alt, c.width, c.height)
-                     for c in charts)))
-    waiting = Waiting()
-    with waiting.installed():
-        started = time.perf_counter()
-        [outcome] = publish_due(config, store, now)
-        total = time.perf_counter() - started
-    assert outcome.state == "published", outcome
-    store.close()
-    return Run(total, waiting.seconds, waiting.calls)
+    return publish_thread(work, "mastodon", charts, Waiting())
 
 
 def baseline_run(fake: Any, charts: list[Any]) -> Run:

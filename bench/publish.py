@@ -108,19 +108,14 @@ def new_account(pds: Any, prefix: str) -> tuple[str, str, str]:
     return handle, str(r.json()["did"]), password
 
 
-def citycrier_run(pds: Any, charts: list[Any], work: Path) -> Run:
-    import os
-
+def publish_thread(work: Path, platform: str, charts: list[Any], waiting: Any) -> Run:
+    """Publish the bench thread (TEXTS, with `charts` on CHARTS_ON) to `platform` through
+    citycrier's runner, with the project in `work` (its config.toml already written), timing
+    the whole pass and, through `waiting`, the time spent waiting on the server."""
     from bot.config import load_config
     from bot.publish.runner import publish_due
     from bot.store import NewDraft, Post, Store, StoredChart
 
-    handle, _, password = new_account(pds, "bench")
-    os.environ[PASSWORD_ENV] = password
-    (work / "config.toml").write_text(
-        'timezone = "America/Chicago"\n[storage]\nurl = "sqlite:///state/citycrier.db"\n'
-        f'[accounts.cityhall]\nplatform = "bluesky"\nhandle = "{handle}"\n'
-        f'service = "{pds.url}"\napp_password_env = "{PASSWORD_ENV}"\n')
     config = load_config(work / "config.toml")
     store = Store(config.storage_url)
     now = datetime.now(UTC)
@@ -128,11 +123,10 @@ def citycrier_run(pds: Any, charts: list[Any], work: Path) -> Run:
                   for t, on in zip(TEXTS, CHARTS_ON, strict=True))
     store.create_draft(NewDraft(
         recipe="bench", title="Bench", period_key="k", period_label="last week", as_of=now,
-        slot_at=now, approval="auto", state="approved", platforms=("bluesky",), data_hash="h",
-        thread={"bluesky": posts},
+        slot_at=now, approval="auto", state="approved", platforms=(platform,), data_hash="h",
+        thread={platform: posts},
         charts=tuple(StoredChart(c.name, c.kind, c.title, c.png, c.alt, c.width, c.height)
                      for c in charts)))
-    waiting = Waiting()
     with waiting.installed():
         started = time.perf_counter()
         [outcome] = publish_due(config, store, now)
@@ -140,6 +134,18 @@ def citycrier_run(pds: Any, charts: list[Any], work: Path) -> Run:
     assert outcome.state == "published", outcome
     store.close()
     return Run(total, waiting.seconds, waiting.calls)
+
+
+def citycrier_run(pds: Any, charts: list[Any], work: Path) -> Run:
+    import os
+
+    handle, _, password = new_account(pds, "bench")
+    os.environ[PASSWORD_ENV] = password
+    (work / "config.toml").write_text(
+        'timezone = "America/Chicago"\n[storage]\nurl = "sqlite:///state/citycrier.db"\n'
+        f'[accounts.cityhall]\nplatform = "bluesky"\nhandle = "{handle}"\n'
+        f'service = "{pds.url}"\napp_password_env = "{PASSWORD_ENV}"\n')
+    return publish_thread(work, "bluesky", charts, Waiting())
 
 
 def baseline_run(pds: Any, charts: list[Any]) -> Run:

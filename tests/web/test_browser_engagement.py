@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from .conftest import PASSWORD
-from .test_browser import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, desk  # noqa: F401 (a fixture)
+from .test_browser import ARTIFACTS, chromium_page, desk  # noqa: F401 (a fixture)
 
 pytestmark = pytest.mark.browser
 
@@ -49,44 +49,36 @@ def _published(project: Any, draft_id: int) -> None:
 
 def test_the_desk_shows_a_published_threads_numbers_in_a_real_browser(
         desk: dict[str, Any], project: Any) -> None:
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
     url, (draft_id, _) = desk["url"], desk["ids"]
     _published(project, draft_id)
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.set_default_timeout(20_000)
-            problems: list[str] = []
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.goto(url + "/login")
-            page.fill("#name", "dana")
-            page.fill("#password", PASSWORD)
-            page.get_by_role("button", name="Sign in").click()
-            page.goto(url + "/queue?state=published")
-            expect(page.locator("h1")).to_have_text("Drafts: published")
-            expect(page.locator(f"#draft-{draft_id} td.engagement")).to_have_text(
-                "26 likes, reposts, replies, quotes")  # 12 + 1 reply, 12 + 1 repost
-            page.locator(f"#draft-{draft_id} a").first.click()
-            expect(page.locator("#engagement-title")).to_have_text("How residents responded")
-            first = page.locator("#numbers-bluesky-1")
-            expect(first.locator("td.likes")).to_have_text("12")
-            expect(first.locator("td.replies")).to_have_text("1")
-            expect(page.locator("#numbers-bluesky-2 td.reposts")).to_have_text("1")
-            chart = first.locator("svg.spark")
-            expect(chart).to_be_visible()
-            assert chart.get_attribute("aria-label") == (
-                "Likes, reposts, replies and quotes of post 1 on Bluesky over time: 4, then 13.")
-            box = chart.bounding_box()
-            assert box is not None and box["width"] == 160 and box["height"] == 36
-            reply = page.get_by_role("list", name="Replies to post 1 on Bluesky")
-            expect(reply).to_contain_text("@resident.test")
-            expect(reply).to_contain_text("Is the rat program citywide?")
-            expect(reply.get_by_role("link", name="answer on Bluesky")).to_have_attribute(
-                "href", "https://bsky.app/profile/resident.test/post/77")
-            ARTIFACTS.mkdir(exist_ok=True)
-            page.screenshot(path=str(ARTIFACTS / "desk-engagement.png"), full_page=True)
-            assert [m for m in problems if not re.search(r"favicon", m)] == []
-        finally:
-            browser.close()
+    with chromium_page(viewport={"width": 1280, "height": 900}) as (page, problems):
+        page.goto(url + "/login")
+        page.fill("#name", "dana")
+        page.fill("#password", PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.goto(url + "/queue?state=published")
+        expect(page.locator("h1")).to_have_text("Drafts: published")
+        expect(page.locator(f"#draft-{draft_id} td.engagement")).to_have_text(
+            "26 likes, reposts, replies, quotes")  # 12 + 1 reply, 12 + 1 repost
+        page.locator(f"#draft-{draft_id} a").first.click()
+        expect(page.locator("#engagement-title")).to_have_text("How residents responded")
+        first = page.locator("#numbers-bluesky-1")
+        expect(first.locator("td.likes")).to_have_text("12")
+        expect(first.locator("td.replies")).to_have_text("1")
+        expect(page.locator("#numbers-bluesky-2 td.reposts")).to_have_text("1")
+        chart = first.locator("svg.spark")
+        expect(chart).to_be_visible()
+        assert chart.get_attribute("aria-label") == (
+            "Likes, reposts, replies and quotes of post 1 on Bluesky over time: 4, then 13.")
+        box = chart.bounding_box()
+        assert box is not None and box["width"] == 160 and box["height"] == 36
+        reply = page.get_by_role("list", name="Replies to post 1 on Bluesky")
+        expect(reply).to_contain_text("@resident.test")
+        expect(reply).to_contain_text("Is the rat program citywide?")
+        expect(reply.get_by_role("link", name="answer on Bluesky")).to_have_attribute(
+            "href", "https://bsky.app/profile/resident.test/post/77")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "desk-engagement.png"), full_page=True)
+        assert [m for m in problems if not re.search(r"favicon", m)] == []
